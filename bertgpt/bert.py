@@ -1,0 +1,111 @@
+"""BERT (Devlin et al. 2018): an encoder that sees the whole sentence at once.
+
+Embeddings = token + position + segment (sentence A/B), then LayerNorm. A stack of post-LN
+blocks with a bidirectional mask (only padding is hidden). Two pre-training heads: masked
+language modelling (MLM, tied to the input embeddings) and next sentence prediction (NSP,
+from the pooled [CLS]: dense + tanh, paper §3.1 and the released code).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import masks
+from .config import ModelConfig
+from .transformer import Block, init_weights
+
+
+@dataclass
+class BertOutput:
+    hidden: torch.Tensor                   # (B, T, C) last layer
+    pooled: torch.Tensor                   # (B, C) tanh(dense([CLS]))
+    mlm_logits: torch.Tensor | None = None  # (B, T, V), or (N, V) at selected positions
+    nsp_logits: torch.Tensor | None = None  # (B, 2); index 0 = IsNext, as transformers
+    attentions: list | None = None         # per layer (B, H, T, T) when asked for
+
+
+class BERT(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        assert cfg.arch == "bert", "BERT needs a config with arch='bert'"
+        self.cfg = cfg
+        C = cfg.n_embd
+        self.tok_emb = nn.Embedding(cfg.vocab_size, C)
+        self.pos_emb = nn.Embedding(cfg.block_size, C)
+        self.seg_emb = nn.Embedding(cfg.type_vocab_size, C)
+        self.emb_ln = nn.LayerNorm(C, eps=cfg.eps)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg, pre_ln=False) for _ in range(cfg.n_layer))
+        self.pooler = nn.Linear(C, C)
+        # MLM head: a transform (dense + GELU + LayerNorm), then the embedding matrix
+        # itself as the output layer (weight tying) plus a per-token bias.
+        self.mlm_dense = nn.Linear(C, C)
+        self.mlm_ln = nn.LayerNorm(C, eps=cfg.eps)
+        self.mlm_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.nsp = nn.Linear(C, 2)
+        init_weights(self)
+
+    def encode(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False):
+        """input_ids, segment_ids, attention_mask: (B, T); attention_mask 1 = real token."""
+        B, T = input_ids.shape
+        if T > self.cfg.block_size:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size "
+                             f"{self.cfg.block_size}")
+        # Positions built on the input's device (the seed article built them on the CPU).
+        pos = torch.arange(T, device=input_ids.device)
+        if segment_ids is None:
+            segment_ids = torch.zeros_like(input_ids)
+        x = self.tok_emb(input_ids) + self.pos_emb(pos) + self.seg_emb(segment_ids)
+        x = self.drop(self.emb_ln(x))
+        # Bidirectional: every token may see every real token; padding is hidden.
+        mask = None if attention_mask is None else masks.padding_mask(attention_mask)
+        attentions = [] if need_weights else None
+        for block in self.blocks:
+            x, w, _ = block(x, mask, need_weights=need_weights)
+            if need_weights:
+                attentions.append(w)
+        return x, attentions
+
+    def pool(self, hidden):
+        return torch.tanh(self.pooler(hidden[:, 0]))  # (B, C) from [CLS]
+
+    def mlm_head(self, h):
+        h = self.mlm_ln(F.gelu(self.mlm_dense(h), approximate=_approx(self.cfg)))
+        return h @ self.tok_emb.weight.T + self.mlm_bias  # (..., V)
+
+    def forward(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False):
+        hidden, attentions = self.encode(input_ids, segment_ids, attention_mask, need_weights)
+        pooled = self.pool(hidden)
+        return BertOutput(hidden, pooled, self.mlm_head(hidden), self.nsp(pooled), attentions)
+
+    def pretraining_loss(self, input_ids, segment_ids, attention_mask, labels, nsp_labels=None):
+        """MLM (+ NSP) loss. The vocabulary projection runs only at the selected ~15% of
+        positions -- the others carry label -100 and would be thrown away anyway.
+        Returns (loss, parts) where parts holds each loss and accuracy as floats-to-be."""
+        hidden, _ = self.encode(input_ids, segment_ids, attention_mask)
+        sel = labels != -100
+        mlm_logits = self.mlm_head(hidden[sel])  # (N, V)
+        target = labels[sel]
+        if target.numel():
+            mlm_loss = F.cross_entropy(mlm_logits.float(), target)
+        else:  # nothing selected in this batch: a zero that still has a graph
+            mlm_loss = mlm_logits.sum() * 0.0
+        parts = {"mlm_loss": mlm_loss.detach(),
+                 "mlm_correct": (mlm_logits.argmax(-1) == target).sum().detach(),
+                 "mlm_count": target.numel()}
+        loss = mlm_loss
+        if nsp_labels is not None:
+            nsp_logits = self.nsp(self.pool(hidden))
+            nsp_loss = F.cross_entropy(nsp_logits.float(), nsp_labels)
+            loss = loss + nsp_loss
+            parts.update(nsp_loss=nsp_loss.detach(),
+                         nsp_correct=(nsp_logits.argmax(-1) == nsp_labels).sum().detach(),
+                         nsp_count=nsp_labels.numel())
+        return loss, parts
+
+
+def _approx(cfg):
+    return "tanh" if cfg.act == "gelu_tanh" else "none"
