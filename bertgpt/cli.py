@@ -1,0 +1,218 @@
+"""`bertgpt` on the command line. Every subcommand prints for people by default and a
+stable JSON shape with --json (documented in README.md). Bad input: one line on stderr,
+exit code 2, no traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import BertGptError
+
+
+def _text_arg(args) -> str:
+    from .corpus import generate_world, load_text
+    if getattr(args, "text_file", None):
+        return load_text(Path(args.text_file))  # a Path: a plain str is taken as the text
+    return generate_world(seed=args.seed, size=getattr(args, "size", None) or 400_000)
+
+
+def cmd_params(args):
+    from .models import count_params
+    out = count_params(args.preset)
+    if args.json:
+        return out
+    print(f"{args.preset}: {out['published_total']:,} parameters"
+          + (f" (published {out['published']:,}; {out['relative_error']:+.2%})" if out.get("published") else ""))
+    for part, n in out["parts"].items():
+        print(f"  {part:18s} {n:>16,}  {n / out['total']:6.1%}")
+
+
+def cmd_tokenize(args):
+    from .assets import world_tokenizer
+    from .tokenizer import explain
+    if not args.text.strip():
+        raise BertGptError("the text is empty: give some words to tokenize")
+    out = explain(world_tokenizer(args.kind), args.text)
+    if args.json:
+        return out
+    print(" ".join(f"{p}:{i}" for p, i in zip(out["display"], out["ids"])))
+    print(f"{out['n_tokens']} tokens for {out['n_chars']} characters ({args.kind})")
+
+
+def cmd_mask(args):
+    from .assets import world_tokenizer
+    from .mlm import mask_text
+    out = mask_text(args.text, world_tokenizer("wordpiece"), seed=args.seed, prob=args.prob)
+    if args.json:
+        return out
+    for t in out["tokens"]:
+        mark = "" if t["fate"] == "not selected" else f"  <- {t['fate']}, label {t['original_token']}"
+        print(f"{t['original_token']:>12s} -> {t['input_token']:<12s}{mark}")
+
+
+def cmd_pairs(args):
+    from .assets import world_tokenizer
+    from .corpus import split_documents
+    from .nsp import explain_pairs
+    docs = split_documents(_text_arg(args))
+    out = explain_pairs(docs, world_tokenizer("wordpiece"), seed=args.seed, max_len=args.max_len,
+                        same_document_bug=args.same_document, n=args.n)
+    if args.json:
+        return out
+    for p in out["pairs"]:
+        print(f"[{p['label']}] A: {p['a']}\n          B: {p['b']}")
+    print(json.dumps(out["stats"]))
+
+
+def cmd_corpus(args):
+    from .corpus import generate_world
+    sys.stdout.write(generate_world(seed=args.seed, size=args.size))
+
+
+def cmd_train(args):
+    from .checkpoint import save
+    from .recipes import BERT_DEFAULT, GPT_DEFAULT
+    from .train import TrainConfig, train
+    recipe = GPT_DEFAULT if args.arch == "gpt" else BERT_DEFAULT
+    text = _text_arg(args)
+    given = {k: v for k, v in dict(n_layer=args.layers, n_head=args.heads, n_embd=args.dim,
+                                   block_size=args.block).items() if v is not None}
+    model = {**recipe["model"], **given}
+    cfg = TrainConfig(**{**recipe["train"], **{k: v for k, v in dict(
+        steps=args.steps, time_budget=args.time_budget, batch_size=args.batch, lr=args.lr,
+        min_lr=args.min_lr, warmup=args.warmup, eval_every=args.eval_every, seed=args.seed,
+        device=args.device).items() if v is not None}})
+    kind = args.tokenizer or recipe["tokenizer"]
+    vocab = args.vocab or recipe["vocab"]
+    done = None
+    for ev in train(args.arch, text, tokenizer_kind=kind, vocab_size=vocab, model=model, cfg=cfg):
+        if ev["type"] == "done":
+            done = ev
+            break
+        if os.environ.get("RANK", "0") != "0":
+            continue
+        if args.json:
+            print(json.dumps(ev), flush=True)
+        elif ev["type"] == "eval" or ev["step"] % 20 == 0:
+            extra = f" val {ev['val_loss']:.3f}" if ev["type"] == "eval" else f" loss {ev['loss']:.3f}"
+            bpc = f" ({ev['val_bpc']:.3f} bpc)" if "val_bpc" in ev else ""
+            print(f"\rstep {ev['step']:5d}{extra}{bpc}   ", end="\n" if ev["type"] == "eval" else "",
+                  file=sys.stderr, flush=True)
+    if done.get("rank", 0) != 0:  # under torchrun only rank 0 saves and reports
+        return None
+    out = args.out or f"runs/{args.arch}"
+    save(out, done["model"], done["tokenizer"], done["record"])
+    summary = {"type": "done", "out": out, "steps": done["step"], "seconds": done["elapsed"],
+               "stopped_by": done["stopped_by"], "final": done["record"]["final"]}
+    if args.json:
+        return summary
+    print(f"\nsaved {out}: {summary['steps']} steps in {summary['seconds']:.1f}s; final {summary['final']}")
+
+
+def _load_model(name):
+    from . import load
+    return load(name)
+
+
+def cmd_sample(args):
+    from .sampling import generate
+    m = _load_model(args.model)
+    if m.model.cfg.arch != "gpt":
+        raise BertGptError(f"{args.model} is a BERT model; sampling needs a GPT (try assets/models/gpt-mini)")
+    out = generate(m.model, m.tokenizer, args.prompt, max_new_tokens=args.max_new_tokens,
+                   temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    if args.json:
+        return out
+    print(args.prompt + out["text"])
+
+
+def cmd_fill_mask(args):
+    from .sampling import fill_mask
+    m = _load_model(args.model)
+    if m.model.cfg.arch != "bert":
+        raise BertGptError(f"{args.model} is a GPT model; fill-mask needs a BERT (try assets/models/bert-mini)")
+    masks = fill_mask(m.model, m.tokenizer, args.text, top_k=args.top_k)
+    if args.json:
+        return {"text": args.text, "masks": masks}
+    for mk in masks:
+        print(", ".join(f"{c['token']} {c['prob']:.2f}" for c in mk["candidates"]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bertgpt", description="BERT and GPT pre-training, from scratch.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def add(name, fn, help_):
+        sp = sub.add_parser(name, help=help_)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--json", action="store_true", help="print one stable JSON document")
+        return sp
+
+    sp = add("params", cmd_params, "parameter count of a preset, by part")
+    sp.add_argument("preset")
+    sp = add("tokenize", cmd_tokenize, "show how a text is split into tokens")
+    sp.add_argument("text")
+    sp.add_argument("--kind", choices=["wordpiece", "bpe", "char"], default="wordpiece")
+    sp = add("mask", cmd_mask, "mask a text for MLM and show each token's fate")
+    sp.add_argument("text")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--prob", type=float, default=0.15)
+    sp = add("pairs", cmd_pairs, "build NSP sentence pairs")
+    sp.add_argument("--text", dest="text_file", help="a UTF-8 text file (blank lines between documents)")
+    sp.add_argument("--world", action="store_true", help="use the bundled world corpus (default)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--size", type=int, default=20_000)
+    sp.add_argument("--max-len", type=int, default=64)
+    sp.add_argument("--n", type=int, default=8, help="pairs to show")
+    sp.add_argument("--same-document", action="store_true", help="the seed article's buggy sampling")
+    sp = add("corpus", cmd_corpus, "write the world corpus to stdout")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--size", type=int, default=200_000, help="characters")
+    sp = add("train", cmd_train, "train a BERT or a GPT and save it")
+    sp.add_argument("arch", choices=["bert", "gpt"])
+    sp.add_argument("--text", dest="text_file")
+    sp.add_argument("--world", action="store_true")
+    sp.add_argument("--size", type=int, default=None, help="world corpus characters")
+    sp.add_argument("--tokenizer", choices=["char", "bpe", "wordpiece"])
+    sp.add_argument("--vocab", type=int, help="vocabulary size (default: the recipe's)")
+    for flag in ("layers", "heads", "dim", "block", "batch", "steps", "warmup", "eval-every"):
+        sp.add_argument(f"--{flag}", type=int)
+    for flag in ("time-budget", "lr", "min-lr"):
+        sp.add_argument(f"--{flag}", type=float)
+    sp.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    sp.add_argument("--out")
+    sp.add_argument("--seed", type=int, default=0)
+    sp = add("sample", cmd_sample, "generate text with a GPT")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--prompt", default="")
+    sp.add_argument("--temperature", type=float, default=1.0)
+    sp.add_argument("--top-k", type=int, default=0)
+    sp.add_argument("--top-p", type=float, default=1.0)
+    sp.add_argument("--max-new-tokens", type=int, default=50)
+    sp.add_argument("--seed", type=int, default=0)
+    sp = add("fill-mask", cmd_fill_mask, "BERT's guesses for each [MASK]")
+    sp.add_argument("text")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--top-k", type=int, default=5)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = args.fn(args)
+    except BertGptError as e:
+        print(f"bertgpt {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    if out is not None:
+        print(json.dumps(out, ensure_ascii=False, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
