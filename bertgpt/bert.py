@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from . import masks
 from .config import ModelConfig
-from .transformer import Block, init_weights
+from .transformer import Block, dropout, init_weights
 
 
 @dataclass
@@ -37,7 +37,7 @@ class BERT(nn.Module):
         self.pos_emb = nn.Embedding(cfg.block_size, C)
         self.seg_emb = nn.Embedding(cfg.type_vocab_size, C)
         self.emb_ln = nn.LayerNorm(C, eps=cfg.eps)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, pre_ln=False) for _ in range(cfg.n_layer))
         self.pooler = nn.Linear(C, C)
         # MLM head: a transform (dense + GELU + LayerNorm), then the embedding matrix

@@ -16,7 +16,8 @@ def _text_arg(args) -> str:
     from .corpus import generate_world, load_text
     if getattr(args, "text_file", None):
         return load_text(Path(args.text_file))  # a Path: a plain str is taken as the text
-    return generate_world(seed=args.seed, size=getattr(args, "size", None) or 400_000)
+    size = getattr(args, "size", None)  # `or` would turn an explicit --size 0 into the default
+    return generate_world(seed=args.seed, size=400_000 if size is None else size)
 
 
 def cmd_params(args):
@@ -73,10 +74,12 @@ def cmd_corpus(args):
 
 
 def cmd_train(args):
-    from .checkpoint import save
+    from .checkpoint import check_target, save
     from .recipes import BERT_DEFAULT, GPT_DEFAULT
     from .train import TrainConfig, train
     recipe = GPT_DEFAULT if args.arch == "gpt" else BERT_DEFAULT
+    out = args.out or f"runs/{args.arch}"
+    check_target(out)  # fail before training, not after it, when --out cannot be written
     text = _text_arg(args)
     given = {k: v for k, v in dict(n_layer=args.layers, n_head=args.heads, n_embd=args.dim,
                                    block_size=args.block).items() if v is not None}
@@ -96,6 +99,8 @@ def cmd_train(args):
             continue
         if args.json:
             print(json.dumps(ev), flush=True)
+        elif ev["type"] == "note":
+            print(f"note: {ev['message']}", file=sys.stderr)
         elif ev["type"] == "eval" or ev["step"] % 20 == 0:
             extra = f" val {ev['val_loss']:.3f}" if ev["type"] == "eval" else f" loss {ev['loss']:.3f}"
             bpc = f" ({ev['val_bpc']:.3f} bpc)" if "val_bpc" in ev else ""
@@ -103,7 +108,6 @@ def cmd_train(args):
                   file=sys.stderr, flush=True)
     if done.get("rank", 0) != 0:  # under torchrun only rank 0 saves and reports
         return None
-    out = args.out or f"runs/{args.arch}"
     save(out, done["model"], done["tokenizer"], done["record"])
     summary = {"type": "done", "out": out, "steps": done["step"], "seconds": done["elapsed"],
                "stopped_by": done["stopped_by"], "final": done["record"]["final"]}
@@ -131,6 +135,8 @@ def cmd_sample(args):
 
 def cmd_fill_mask(args):
     from .sampling import fill_mask
+    if args.top_k < 1:  # 0 printed nothing and a negative one crashed inside torch.topk
+        raise BertGptError(f"--top-k must be at least 1, got {args.top_k}")
     m = _load_model(args.model)
     if m.model.cfg.arch != "bert":
         raise BertGptError(f"{args.model} is a GPT model; fill-mask needs a BERT (try assets/models/bert-mini)")
@@ -204,13 +210,24 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         out = args.fn(args)
+        if out is not None:
+            print(json.dumps(out, ensure_ascii=False, default=float))
+            sys.stdout.flush()
     except BertGptError as e:
         print(f"bertgpt {args.cmd}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    if out is not None:
-        print(json.dumps(out, ensure_ascii=False, default=float))
+    except BrokenPipeError:  # `bertgpt ... | head`: the reader left; that is not an error
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except OSError as e:  # an unwritable --out, a full disk: the user's to fix, not a crash
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"bertgpt {args.cmd}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     return 0
 
 

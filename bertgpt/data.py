@@ -24,9 +24,13 @@ def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
     if not text or not text.strip():
         raise TextError("the text is empty: paste or upload some text, or use the world corpus")
     cut = int(len(text) * (1 - val_fraction))
-    boundary = text.rfind("\n\n", 0, cut)
-    if boundary > len(text) * (1 - 2 * val_fraction):
-        cut = boundary + 2
+    near = len(text) * (1 - 2 * val_fraction)
+    # Prefer a blank line, then a line end, then a space: without the fallbacks a text
+    # with no blank line near the end was cut mid-word ("Paris" -> "Pa" | "ris").
+    for sep in ("\n\n", "\n", " "):
+        boundary = text.rfind(sep, 0, cut)
+        if boundary > near:
+            return text[:boundary + len(sep)], text[boundary + len(sep):]
     return text[:cut], text[cut:]
 
 
@@ -103,14 +107,20 @@ class BertData:
         self.note = "" if self.nsp or not cfg.nsp else (
             "NSP is off: the text needs at least two documents (separate them with a blank line)")
         self.epoch, self.queue = 0, []
-        self.val_pairs = self._pairs(self.val_docs if _nsp_possible(self.val_docs)
-                                     else self.train_docs, seed=10_000 + cfg.seed)
+        # Validation always comes from the held-out docs: when they cannot make NSP pairs
+        # (one document) it measures MLM only. (Pairs from the training docs would report
+        # a validation loss on text the model trains on.)
+        self.val_pairs = self._pairs(self.val_docs, seed=10_000 + cfg.seed)
 
     def _tokenize(self, text):
         docs = split_documents(text) if text.strip() else []
         flat = [s for d in docs for s in d]
         encoded = iter(e.ids for e in self.tok.backend.encode_batch(flat, add_special_tokens=False))
         out = [[next(encoded) for _ in d] for d in docs]
+        # A "sentence" longer than a sequence (text without . ! ?) is cut into pieces that
+        # fit; otherwise collate kept its first block - 2 tokens and never trained on the rest.
+        n = max(1, self.block - 2)
+        out = [[s[i:i + n] for s in d for i in range(0, len(s), n)] for d in out]
         return [[s for s in d if s] for d in out if any(d)]
 
     def _pairs(self, docs, seed):
@@ -160,7 +170,9 @@ class BertData:
                              vocab_size=self.tok.vocab_size, prob=self.cfg.mlm_prob, generator=g)
         nsp = torch.tensor([lab for _, _, lab in examples], dtype=torch.long)
         batch = {"input_ids": masked.input_ids, "segment_ids": seg, "attention_mask": attn,
-                 "labels": masked.labels, "nsp_labels": nsp if self.nsp else None}
+                 "labels": masked.labels,
+                 # MLM-only examples (b is None) carry no NSP label: -100s would make NaN.
+                 "nsp_labels": nsp if self.nsp and examples[0][1] is not None else None}
         return {k: (v.to(device) if v is not None else None) for k, v in batch.items()}
 
     def batch(self, split, B, g, device):
@@ -182,7 +194,10 @@ class BertData:
 
     def evaluate(self, model, B, n_batches, device):
         g = torch.Generator().manual_seed(1234)  # same masks every evaluation
-        examples = self.val_pairs[: B * n_batches]
+        # A short text holds fewer validation examples than the budget: repeat them (with
+        # fresh masks), so a few tokens still get selected and the figure is not noise.
+        n = B * n_batches
+        examples = (self.val_pairs * (n // max(1, len(self.val_pairs)) + 1))[:n]
         sums = {"mlm_loss": 0.0, "mlm_correct": 0, "mlm_count": 0, "nsp_correct": 0, "nsp_count": 0}
         for i in range(0, len(examples), B):
             b = self._collate(examples[i:i + B], g, device)
@@ -191,8 +206,11 @@ class BertData:
             sums["mlm_loss"] += float(parts["mlm_loss"]) * parts["mlm_count"]
             for k in ("mlm_correct", "mlm_count", "nsp_correct", "nsp_count"):
                 sums[k] += int(parts.get(k, 0))
-        out = {"val_loss": sums["mlm_loss"] / max(1, sums["mlm_count"]),
-               "val_mlm_acc": sums["mlm_correct"] / max(1, sums["mlm_count"])}
+        if not sums["mlm_count"]:  # nothing was masked: there is no loss to report, not 0.0
+            out = {"val_loss": float("nan"), "val_mlm_acc": float("nan")}
+        else:
+            out = {"val_loss": sums["mlm_loss"] / sums["mlm_count"],
+                   "val_mlm_acc": sums["mlm_correct"] / sums["mlm_count"]}
         if sums["nsp_count"]:
             out["val_nsp_acc"] = sums["nsp_correct"] / sums["nsp_count"]
         return out

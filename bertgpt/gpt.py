@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from . import masks
 from .config import ModelConfig
-from .transformer import Block, init_weights
+from .transformer import Block, dropout, init_weights
 
 
 @dataclass
@@ -32,7 +32,7 @@ class GPT(nn.Module):
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
         self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, pre_ln=True) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.eps)
         init_weights(self)

@@ -131,6 +131,8 @@ def generate(model, tokenizer, prompt: str, **kw) -> dict:
 @torch.no_grad()
 def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
     """BERT's guesses for every [MASK] in `text`: one list of (token, prob) per mask."""
+    if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+        raise ConfigError(f"top_k must be a whole number from 1 to 100, got {top_k}")
     if not text or not text.strip():
         raise TextError("type a sentence containing [MASK], e.g. 'the capital of france is [MASK] .'")
     mask_id = tokenizer.special_id("mask")

@@ -233,7 +233,10 @@ def train(arch: str, text: str, *, tokenizer=None, tokenizer_kind: str | None = 
     data = data_cls(tokenizer, train_text, val_text, mcfg.block_size, cfg)
     torch.manual_seed(cfg.seed)  # model initialisation is part of the seeded recipe
     net = build(mcfg)
+    if getattr(data, "note", ""):  # e.g. BERT with one document trains without NSP
+        yield {"type": "note", "message": data.note}
     for event in run(net, data, cfg, stop):
         if event["type"] == "done":
             event["tokenizer"] = tokenizer
+            event["record"]["note"] = getattr(data, "note", "")
         yield event

@@ -102,7 +102,7 @@ class Block(nn.Module):
         self.attn = SelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.n_embd, eps=cfg.eps)
         self.mlp = MLP(cfg)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = dropout(cfg.dropout)
 
     def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None):
         if self.pre_ln:
@@ -116,6 +116,12 @@ class Block(nn.Module):
             x = self.ln1(x + self.drop(a))
             x = self.ln2(x + self.drop(self.mlp(x)))
         return x, w, cache
+
+
+def dropout(p: float) -> nn.Module:
+    """nn.Dropout, or nothing at p = 0: even a zero-rate dropout costs a pass over the
+    activations in training mode, and the small models here train without dropout."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()
 
 
 def init_weights(module: nn.Module, std: float = 0.02):
