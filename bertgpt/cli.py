@@ -91,7 +91,12 @@ def cmd_train(args):
     kind = args.tokenizer or recipe["tokenizer"]
     vocab = args.vocab or recipe["vocab"]
     done = None
-    for ev in train(args.arch, text, tokenizer_kind=kind, vocab_size=vocab, model=model, cfg=cfg):
+    init = None
+    if args.init:
+        from .checkpoint import load
+        init = load(args.init)
+    for ev in train(args.arch, text, tokenizer_kind=kind, vocab_size=vocab, model=model, cfg=cfg,
+                    init=init):
         if ev["type"] == "done":
             done = ev
             break
@@ -190,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(f"--{flag}", type=float)
     sp.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     sp.add_argument("--out")
+    sp.add_argument("--init", help="continue training this checkpoint directory")
     sp.add_argument("--seed", type=int, default=0)
     sp = add("sample", cmd_sample, "generate text with a GPT")
     sp.add_argument("--model", required=True)

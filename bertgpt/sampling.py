@@ -91,7 +91,7 @@ def generate_stream(model, tokenizer, prompt: str, *, max_new_tokens=50, tempera
 
     With the cache each step feeds one token; without it the whole prefix is recomputed
     (the benchmark compares the two). Past block_size the window slides, so the cache is
-    dropped and the last block_size - 1 tokens are recomputed each step.
+    dropped and the last block_size tokens are recomputed each step.
     """
     check_settings(temperature, top_k, top_p)
     if not 0 < max_new_tokens <= 4096:
@@ -117,7 +117,7 @@ def generate_stream(model, tokenizer, prompt: str, *, max_new_tokens=50, tempera
         if use_cache and len(ids) <= block:
             cache, feed = out.cache, [tok]
         else:
-            cache, feed = None, ids[-(block - 1):] if len(ids) >= block else ids
+            cache, feed = None, ids[-block:]
 
 
 def generate(model, tokenizer, prompt: str, **kw) -> dict:

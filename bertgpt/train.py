@@ -212,10 +212,11 @@ def _evaluate(model, data, cfg, device, step, elapsed) -> dict:
 
 def train(arch: str, text: str, *, tokenizer=None, tokenizer_kind: str | None = None,
           vocab_size: int = 2000, model: dict | None = None, cfg: TrainConfig | None = None,
-          stop=None):
+          stop=None, init=None):
     """Everything from raw text: tokenizer (trained unless given), data, model, loop.
 
     `model` holds ModelConfig overrides (n_layer, n_head, n_embd, block_size, ...).
+    `init` continues training a checkpoint.Loaded (its model and tokenizer) instead.
     The final "done" event also carries the tokenizer.
     """
     from .config import ModelConfig
@@ -224,6 +225,11 @@ def train(arch: str, text: str, *, tokenizer=None, tokenizer_kind: str | None = 
     if arch not in ("bert", "gpt"):
         raise ConfigError(f"arch must be 'bert' or 'gpt', got {arch!r}")
     train_text, val_text = split_text(text, cfg.val_fraction)
+    if init is not None:
+        if init.model.cfg.arch != arch:
+            raise ConfigError(f"cannot continue a {init.model.cfg.arch} checkpoint as {arch}")
+        tokenizer, model = init.tokenizer, {k: v for k, v in init.model.cfg.to_dict().items()
+                                            if k not in ("arch", "vocab_size")}
     if tokenizer is None:
         kind = tokenizer_kind or ("wordpiece" if arch == "bert" else "bpe")
         tokenizer = train_tokenizer(kind, train_text, vocab_size, model=arch)
@@ -233,6 +239,8 @@ def train(arch: str, text: str, *, tokenizer=None, tokenizer_kind: str | None = 
     data = data_cls(tokenizer, train_text, val_text, mcfg.block_size, cfg)
     torch.manual_seed(cfg.seed)  # model initialisation is part of the seeded recipe
     net = build(mcfg)
+    if init is not None:
+        net.load_state_dict(init.model.state_dict())
     if getattr(data, "note", ""):  # e.g. BERT with one document trains without NSP
         yield {"type": "note", "message": data.note}
     for event in run(net, data, cfg, stop):

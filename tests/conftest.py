@@ -1,7 +1,11 @@
 import os
 
-import pytest
-import torch
+# Threads that sleep when idle: spinning OpenMP threads fight the app server, the
+# browser and each other on a 2-core machine (a tiny step went from 65 ms to 950 ms).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 # Two cores: torch's default of one thread per core is right; keep tests deterministic.
 torch.manual_seed(0)
