@@ -1,0 +1,98 @@
+"""The Gradio app: one module per tab (`tab_<id>.py`), assembled here.
+
+Each tab module defines ID, LABEL and `build(ctx) -> dict[str, component]`; the dict
+names the inputs a deep link may set (`?tab=mlm&seed=7&text=...`).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from types import SimpleNamespace
+
+import gradio as gr
+
+from .common import lesson
+
+TABS = ["tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "sizes"]
+
+HEADER = """# bertgpt — BERT & GPT pre-training, hands on
+Every tab makes one idea visible. Change a setting, press the button, read the lesson on the right.
+A link made with **Copy link** opens the same view for everyone in the class."""
+
+SESSION_TTL = int(os.environ.get("BERTGPT_SESSION_TTL", 3600))  # seconds a session's models live
+
+
+def _coerce(component, raw: str):
+    """A query-string value in the type the component holds; None if it does not fit."""
+    try:
+        if isinstance(component, (gr.Slider, gr.Number)):
+            value = float(raw)
+            lo, hi = getattr(component, "minimum", None), getattr(component, "maximum", None)
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                return None
+            return int(value) if float(value).is_integer() else value
+        if isinstance(component, gr.Checkbox):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(component, (gr.Radio, gr.Dropdown)):
+            choices = [c[1] if isinstance(c, tuple) else c for c in component.choices]
+            return raw if raw in choices else None
+        return raw[:5000]
+    except (TypeError, ValueError):
+        return None
+
+
+def build_app() -> gr.Blocks:
+    modules = [importlib.import_module(f".tab_{name}", __package__) for name in TABS]
+    # delete_cache bounds Gradio's temp files (plots, zips) on a long-running class server.
+    with gr.Blocks(title="bertgpt: BERT & GPT pre-training", delete_cache=(3600, 3600)) as demo:
+        # The session's own trained models: arch -> checkpoint.Loaded. Starts as None
+        # (a State's default is deep-copied per session; a model must never be in it).
+        own = gr.State(None, time_to_live=SESSION_TTL)
+        ctx = SimpleNamespace(own=own, demo=demo)
+        gr.Markdown(HEADER)
+        linkable: list[tuple[str, str, gr.components.Component]] = []
+        with gr.Tabs(selected=TABS[0]) as tabs:
+            for mod in modules:
+                with gr.Tab(mod.LABEL, id=mod.ID):
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            links = mod.build(ctx) or {}
+                        with gr.Column(scale=2, min_width=300):
+                            with gr.Accordion("Lesson", open=True):
+                                gr.Markdown(lesson(mod.ID), elem_classes=["lesson"])
+                linkable += [(mod.ID, key, comp) for key, comp in links.items()]
+        ctx.tabs = tabs
+
+        def open_link(request: gr.Request):
+            params = dict(request.query_params) if request else {}
+            tab = params.get("tab")
+            updates = [gr.Tabs(selected=tab) if tab in TABS else gr.Tabs()]
+            for tab_id, key, comp in linkable:
+                value = _coerce(comp, params[key]) if tab_id == tab and key in params else None
+                updates.append(gr.update(value=value) if value is not None else gr.update())
+            return updates
+
+        demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
+                  api_visibility="private", show_progress="hidden")
+    return demo
+
+
+def launch(demo: gr.Blocks | None = None, **overrides):
+    """Launch with the settings a class needs (GRADIO-NOTES.md)."""
+    demo = demo or build_app()
+    demo.queue(max_size=int(os.environ.get("BERTGPT_QUEUE", 200)),
+               default_concurrency_limit=int(os.environ.get("BERTGPT_CONCURRENCY", 4)))
+    settings = dict(server_name=os.environ.get("BERTGPT_HOST", "127.0.0.1"),
+                    server_port=int(os.environ.get("BERTGPT_PORT", 7860)),
+                    max_file_size="10mb", enable_monitoring=False,
+                    footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS)
+    settings.update(overrides)
+    return demo.launch(**settings)
+
+
+CSS = """
+.lesson { font-size: 0.95rem; }
+.token-legend { font-size: 0.9rem; }
+.tokens .token .text { font-size: 1.1rem; }
+.tokens .token .label { font-size: 0.8rem; }
+"""

@@ -1,0 +1,106 @@
+"""What every tab shares: the palette, error handling, lessons, and model lookup.
+
+No module-level mutable state: bundled models come from `bertgpt.assets` (loaded once,
+read-only); a session's own models live in its `gr.State` (a dict arch -> Loaded).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import BertGptError
+
+# Okabe-Ito: distinguishable with every common form of colour blindness. Colour is never
+# the only signal: every coloured token also carries a label or symbol.
+from ..viz import PALETTE  # noqa: E402,F401  (one palette for figures and tokens)
+
+MAX_TEXT_CHARS = 20_000  # interactive tabs; training text has its own, larger limit
+LESSONS = Path(__file__).resolve().parent.parent.parent / "lessons"
+
+
+def check_text(text: str | None, what: str = "text", max_chars: int = MAX_TEXT_CHARS) -> str:
+    if text is None or not str(text).strip():
+        raise gr.Error(f"The {what} is empty: type or paste something first.")
+    if len(text) > max_chars:
+        raise gr.Error(f"The {what} is {len(text):,} characters; this tab takes at most "
+                       f"{max_chars:,}. Paste a shorter piece.")
+    return text
+
+
+def check_known(tokenizer, text: str, what: str = "text") -> list[int]:
+    """The ids of `text`; a gr.Error when most of it is [UNK] (Korean or emoji through the
+    English world-corpus WordPiece), since masks and predictions over [UNK] teach nothing."""
+    ids = tokenizer.encode(text)
+    unk = tokenizer.token_to_id(tokenizer.specials["unk"]) if tokenizer.has("unk") else None
+    lost = sum(i == unk for i in ids)
+    if not ids or (unk is not None and lost * 2 > len(ids)):
+        raise gr.Error(f"The {what} became {lost} [UNK] of {len(ids)} tokens: this tokenizer "
+                       "learned English from the world corpus and cannot read the rest "
+                       "(Korean, emoji...). Type English text; the Tokenize tab shows why.")
+    return ids
+
+
+def one_thread(fn):
+    """Run a handler's torch work on one intra-op thread. The setting is per calling thread
+    (OpenMP), so a training run elsewhere keeps its cores. Tiny models gain nothing from a
+    second thread, and while training keeps both cores of a 2-core box busy, a handler
+    whose op waits on a second OpenMP thread took ~700 ms instead of ~11 ms (measured:
+    the attention tab, bundled minis)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import torch
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+    return wrapper
+
+
+def friendly(fn):
+    """Turn the core's typed errors into a gr.Error the user can read and act on."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BertGptError as e:
+            raise gr.Error(str(e)) from None
+    return wrapper
+
+
+def friendly_gen(fn):
+    """`friendly` for generator handlers (streaming)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            yield from fn(*args, **kwargs)
+        except BertGptError as e:
+            raise gr.Error(str(e)) from None
+    return wrapper
+
+
+@functools.lru_cache(maxsize=64)
+def lesson(tab_id: str, lang: str = "en") -> str:
+    """The lesson for a tab (lessons/<lang>/NN-<tab_id>.md), or a short pointer if absent."""
+    folder = LESSONS / lang
+    for path in sorted(folder.glob(f"*-{tab_id}.md")) if folder.is_dir() else []:
+        return path.read_text(encoding="utf-8")
+    return f"*The lesson for this tab is being written.*"
+
+
+def get_model(arch: str, source: str, own: dict | None):
+    """The model a tab should use: 'bundled' or 'own' (the session's trained model)."""
+    from ..assets import bundled
+    if source == "own":
+        if not own or arch not in own:
+            raise gr.Error(f"You have not trained a {arch.upper()} in this session yet: "
+                           "train one in the 'Train live' tab, or pick the bundled model.")
+        return own[arch]
+    loaded = bundled(arch)
+    if loaded is None:
+        raise gr.Error(f"The bundled {arch.upper()} is missing (assets/models); "
+                       "rebuild it as assets/README.md explains, or train one in 'Train live'.")
+    return loaded

@@ -1,0 +1,69 @@
+"""Fill-mask: BERT's guesses for every [MASK] in a sentence, from the bundled mini or the
+BERT you trained in "Train live"."""
+from __future__ import annotations
+
+import re
+
+import gradio as gr
+
+from ..sampling import fill_mask
+from .common import check_text, friendly, get_model
+from .plots_live import as_plot, fillmask_figure, model_note
+
+ID = "fillmask"
+LABEL = "Fill-mask"
+
+SOURCES = [("Bundled BERT mini", "bundled"), ("My own BERT (from Train live)", "own")]
+EXAMPLES = ["the capital of france is [MASK] .",
+            "people in korea speak [MASK] .",
+            "[MASK] is a baker who lives in [MASK] , the capital of austria ."]
+MAX_CHARS = 2000
+
+
+def _filled(text: str, results: list[dict]) -> str:
+    """The sentence with each [MASK] replaced by BERT's first choice, in bold."""
+    best = iter(r["candidates"][0]["token"] for r in results)
+
+    def one(_match):
+        token = next(best, "[MASK]")
+        return f"**{token[2:]}**" if token.startswith("##") else f"**{token}**"
+    return re.sub(re.escape("[MASK]"), one, text)
+
+
+@friendly
+def predict(text, top_k, source, own):
+    """BERT's top-k guesses for each [MASK]: a bar chart, the filled sentence, the numbers."""
+    text = check_text(text, "sentence", max_chars=MAX_CHARS)
+    if "[MASK]" not in text:
+        raise gr.Error("Write [MASK] (capitals, in brackets) where BERT should guess a word, "
+                       "e.g. 'the capital of france is [MASK] .'")
+    top_k = int(top_k)
+    if not 1 <= top_k <= 50:
+        raise gr.Error("Top-k must be between 1 and 50.")
+    loaded = get_model("bert", source, own)
+    results = fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k)
+    note = model_note(loaded, source)
+    who = "your own BERT" if source == "own" else "the bundled BERT mini"
+    md = (f"{_filled(text, results)}  \n*First choices of {who}; the bars show the top "
+          f"{top_k} per mask.*")
+    return as_plot(fillmask_figure(results, text)), md, {"model": note, "masks": results}
+
+
+def build(ctx) -> dict:
+    gr.Markdown("Write a sentence with one or more **[MASK]**. BERT reads the whole sentence "
+                "at once — words on both sides of the gap — and scores every word in its "
+                "vocabulary for each gap.")
+    text = gr.Textbox(value=EXAMPLES[0], label="Sentence with [MASK]", max_length=MAX_CHARS)
+    gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="Try")
+    with gr.Row():
+        source = gr.Radio(SOURCES, value="bundled", label="Model")
+        top_k = gr.Slider(1, 20, value=5, step=1, label="Guesses per mask (top-k)")
+    go = gr.Button("Fill the masks", variant="primary")
+    filled = gr.Markdown()
+    plot = gr.Plot(label="BERT's guesses")
+    with gr.Accordion("The numbers (JSON)", open=False):
+        data = gr.JSON(label="Guesses per mask")
+    go.click(predict, [text, top_k, source, ctx.own], [plot, filled, data], api_name="fill_mask")
+    text.submit(predict, [text, top_k, source, ctx.own], [plot, filled, data],
+                api_visibility="private")
+    return {"text": text, "top_k": top_k, "source": source}

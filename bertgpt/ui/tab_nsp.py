@@ -1,0 +1,178 @@
+"""Tab 3, NSP pairs: how BERT's sentence pairs are drawn, packed and labelled, and what the
+seed article's same-document sampling does to the labels. The pairs, the trace and the
+counts come from `nsp.explain_pairs`; this module draws them."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gradio as gr
+import torch
+
+from .. import viz
+from ..assets import world_tokenizer
+from ..corpus import split_documents, world_documents
+from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats
+from .common import PALETTE, check_known, check_text, friendly, get_model, one_thread
+
+ID = "nsp"
+LABEL = "NSP pairs"
+SOURCES = ["world corpus", "my documents"]
+MAX_DOC_CHARS = 20_000
+MAX_SENTENCE_CHARS = 500
+N_SHOWN = 6
+DEFAULT_SEED = 4  # the six pairs shown are 3 IsNext, 3 NotNext, one truncated
+DEFAULT_MAX_LEN = 24
+SEG = ("segment 0 = A", "segment 1 = B")
+COLOURS = {SEG[0]: PALETTE["sky"], SEG[1]: PALETTE["orange"], "IsNext": PALETTE["green"],
+           "NotNext": PALETTE["vermillion"], "⚠ mislabeled": PALETTE["purple"],
+           "✂ truncated": PALETTE["yellow"]}
+EXAMPLE_DOCS = ("Anna is a teacher who lives in Paris. Every morning, she drinks a cup of tea. "
+                "Then she walks to the school.\n\nA cow is an animal that lives on a farm. "
+                "The cow eats grass. Ben likes to watch the cow.\n\nI watched the film "
+                "Blue Sky in Rome. The story was slow and boring. I would not watch it again.")
+DEFAULT_A = "Anna is a teacher who lives in Paris, the capital of France."
+DEFAULT_B = "Every morning, she wakes up early and drinks a cup of tea."
+
+
+@lru_cache(maxsize=1)
+def _world_docs() -> tuple:
+    return tuple(tuple(d.sentences) for d in world_documents(seed=0, n_docs=200))
+
+
+def _documents(source: str, documents: str):
+    if source == SOURCES[0]:
+        return [list(d) for d in _world_docs()]
+    if source != SOURCES[1]:
+        raise gr.Error(f"Pick the source: one of {', '.join(SOURCES)}.")
+    text = check_text(documents, "documents box", MAX_DOC_CHARS)
+    check_known(world_tokenizer("wordpiece"), text, "documents text")
+    return split_documents(text)
+
+
+def _pair_chips(k: int, p: dict) -> list[tuple[str, str | None]]:
+    seg0 = " ".join(t for t, s in zip(p["tokens"], p["segment_ids"]) if s == 0)
+    seg1 = " ".join(t for t, s in zip(p["tokens"], p["segment_ids"]) if s == 1)
+    label = "⚠ mislabeled" if p["mislabeled"] else p["label"]
+    chips = [(f"Pair {k}: ", None), (p["why"], label), ("\n", None),
+             (seg0, SEG[0]), (" ", None), (seg1, SEG[1])]
+    if p["truncated"]:
+        chips += [(" ", None), (f"{p['truncated']} token(s) cut to fit {p['max_len']}",
+                                "✂ truncated")]
+    return chips + [("\n\n", None)]
+
+
+def _stats_md(st: dict, bug: bool, other: dict) -> str:
+    md = (f"**{st['n']:,} pairs** from this corpus: **{st['is_next']:,} IsNext "
+          f"({st['is_next_share']:.1%})** and **{st['not_next']:,} NotNext** — BERT's 50/50 "
+          "coin per sentence. ")
+    if bug:
+        md += (f"With the seed article's sampling every NotNext partner comes from A's own "
+               f"document, and **{st['mislabeled']:,} pairs ({st['mislabeled_share']:.1%}) are "
+               "mislabeled**: labelled NotNext although B *is* the next sentence, or A itself. "
+               "Short documents make it worse (1 in n for n sentences).")
+    else:
+        md += (f"Every NotNext partner comes from another document ({st['same_document']} from "
+               f"the same one), so no label is wrong. The seed article's same-document "
+               f"sampling would mislabel **{other['mislabeled']:,}** "
+               f"({other['mislabeled_share']:.1%}) of the same pairs: tick the box to see them.")
+    return md + ("\n\nLabels: 0 = IsNext, 1 = NotNext (as `transformers`; the article uses "
+                 "1 = IsNext).")
+
+
+@friendly
+def pairs(source, documents, seed, max_len, same_document_bug, show):
+    """Build NSP pairs: the shown pairs, the counts, the balance chart, one pair's input."""
+    if seed is None or not 0 <= seed < 2**31:
+        raise gr.Error("The seed must be a whole number from 0 to 2147483647.")
+    docs = _documents(source, documents)
+    tok = world_tokenizer("wordpiece")
+    bug = bool(same_document_bug)
+    ex = explain_pairs(docs, tok, seed=int(seed), max_len=int(max_len),
+                       same_document_bug=bug, n=N_SHOWN)
+    st = ex["stats"]
+    other = st if bug else pair_stats(make_pairs(docs, seed=int(seed), same_document_bug=True))
+    chips = []
+    for k, p in enumerate(ex["pairs"], start=1):
+        chips += _pair_chips(k, {**p, "max_len": int(max_len)})
+    counts = {"IsNext": st["is_next"], "NotNext": st["not_next"], "mislabeled": st["mislabeled"]}
+    balance = viz.count_bars(counts, {"IsNext": PALETTE["green"], "NotNext": PALETTE["vermillion"],
+                                      "mislabeled": PALETTE["purple"]},
+                             title="Labels over every pair of the corpus")
+    k = min(max(int(show), 1), len(ex["pairs"]))
+    p = ex["pairs"][k - 1]
+    strip = viz.embedding_strip(p["tokens"], p["segment_ids"], title=(
+        f"Pair {k} as BERT reads it: token + segment + position embeddings ({p['label']})"))
+    return chips[:-1], _stats_md(st, bug, other), balance, strip
+
+
+@torch.no_grad()
+@friendly
+@one_thread
+def nsp_predict(sentence_a, sentence_b, source, own=None):
+    """The chosen BERT's probability that B really follows A."""
+    a = check_text(sentence_a, "sentence A", MAX_SENTENCE_CHARS)
+    b = check_text(sentence_b, "sentence B", MAX_SENTENCE_CHARS)
+    loaded = get_model("bert", source, own)
+    tok = loaded.tokenizer
+    packed = pack_pair(check_known(tok, a, "sentence A"), check_known(tok, b, "sentence B"),
+                       cls_id=tok.special_id("cls"), sep_id=tok.special_id("sep"),
+                       max_len=loaded.cfg.block_size)
+    out = loaded.model(torch.tensor([packed.input_ids]), torch.tensor([packed.segment_ids]))
+    p_next, p_not = out.nsp_logits[0].float().softmax(-1).tolist()  # index 0 = IsNext
+    tokens = [tok.id_to_token(i) for i in packed.input_ids]
+    md = (f"BERT read {len(tokens)} tokens: `{' '.join(tokens)}`, segment ids "
+          f"`{''.join(map(str, packed.segment_ids))}`. It answers from the pooled [CLS] "
+          "vector (dense + tanh), then a 2-way classifier.")
+    if packed.truncated:
+        md += f" {packed.truncated} token(s) were cut to fit {loaded.cfg.block_size}."
+    return {"IsNext: B follows A": p_next, "NotNext: B is from elsewhere": p_not}, md
+
+
+def build(ctx) -> dict:
+    with gr.Row():
+        source = gr.Radio(SOURCES, value=SOURCES[0], label="Documents")
+        seed = gr.Number(DEFAULT_SEED, label="Seed", precision=0, minimum=0,
+                         maximum=2**31 - 1)
+        max_len = gr.Slider(8, 128, value=DEFAULT_MAX_LEN, step=1, label="max_len (tokens)",
+                            info="Longer pairs are cut, longest sentence first")
+    documents = gr.Textbox(EXAMPLE_DOCS, label="My documents: a blank line between documents",
+                           lines=4, max_lines=12, visible=False)
+    with gr.Row():
+        bug = gr.Checkbox(False, label="Seed article's way: draw NotNext from the SAME document")
+        show = gr.Slider(1, N_SHOWN, value=1, step=1, label="Pair to draw below")
+        go = gr.Button("Build pairs", variant="primary")
+    first = pairs(SOURCES[0], EXAMPLE_DOCS, DEFAULT_SEED, DEFAULT_MAX_LEN, False, 1)
+    shown = gr.HighlightedText(first[0], color_map=COLOURS, show_legend=False,
+                               elem_classes=["tokens"],
+                               label="Pairs: [CLS] A [SEP] B [SEP], segment 0 = A, 1 = B")
+    with gr.Row(equal_height=False):
+        stats = gr.Markdown(first[1])
+        balance = gr.Plot(first[2], label="The 50/50 balance", show_label=False)
+    strip = gr.Plot(first[3], label="One pair as BERT's input", show_label=False)
+    gr.Markdown("### Ask BERT: does B follow A?")
+    with gr.Row():
+        sent_a = gr.Textbox(DEFAULT_A, label="Sentence A")
+        sent_b = gr.Textbox(DEFAULT_B, label="Sentence B")
+    with gr.Row():
+        model_src = gr.Radio(["bundled", "own"], value="bundled", label="Which BERT")
+        ask = gr.Button("Ask BERT", variant="secondary")
+    gr.Examples([[DEFAULT_A, DEFAULT_B], [DEFAULT_A, "The cow eats grass."],
+                 ["The capital of Italy is Rome.", "People in Italy speak Italian."]],
+                [sent_a, sent_b], label="Try these pairs")
+    try:
+        first_verdict = nsp_predict(DEFAULT_A, DEFAULT_B, "bundled")
+    except gr.Error as e:  # no bundled BERT yet: the tab still builds and says why
+        first_verdict = (None, e.message)
+    verdict = gr.Label(first_verdict[0], label="BERT's next-sentence probability",
+                       num_top_classes=2)
+    packed = gr.Markdown(first_verdict[1])
+
+    source.change(lambda s: gr.Textbox(visible=s == SOURCES[1]), source, documents,
+                  api_visibility="private", show_progress="hidden")
+    gr.on([go.click, source.change, seed.change, max_len.change, bug.change, show.change,
+           documents.submit], pairs, [source, documents, seed, max_len, bug, show],
+          [shown, stats, balance, strip], api_name="pairs", trigger_mode="always_last",
+          show_progress="minimal")
+    gr.on([ask.click, sent_a.submit, sent_b.submit], nsp_predict,
+          [sent_a, sent_b, model_src, ctx.own], [verdict, packed], api_name="nsp_predict")
+    return {"source": source, "seed": seed, "max_len": max_len, "bug": bug}

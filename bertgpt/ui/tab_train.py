@@ -1,0 +1,381 @@
+"""Train live: press Train, watch the loss fall and the probes turn from noise into
+language; the models you train become "own" models in the other tabs.
+
+How a run flows. The handler validates the inputs (caps, text) and starts the job
+(`gpu.trainer()`: the same picklable job on CPU, CUDA and ZeroGPU) in a thread that
+fills a per-run `Run` record. The handler itself only renders that record about twice a
+second, so a slow browser never slows training. Stop sets the run's `StopFlag`: the loop
+ends at its next step, runs one last validation, and the model is kept. Stop also
+cancels the streaming event (and takes a queued one out of the queue); its own handler
+waits for the run to finish and hands the model over, so nothing is lost either way.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import BertGptError
+from . import SESSION_TTL, gpu
+from .plots_live import as_plot, loss_figure
+
+ID = "train"
+LABEL = "Train live"
+
+# name -> (label, ModelConfig overrides, needs a GPU)
+SIZES = {
+    "tiny": ("tiny: 2 layers, 2 heads, width 64",
+             dict(n_layer=2, n_head=2, n_embd=64, block_size=64), False),
+    "mini": ("classroom mini: 4 layers, 4 heads, width 128",
+             dict(n_layer=4, n_head=4, n_embd=128, block_size=64), False),
+    "small": ("small (GPU): 6 layers, 6 heads, width 384, block 128",
+              dict(n_layer=6, n_head=6, n_embd=384, block_size=128), True),
+    "medium": ("medium (GPU): 8 layers, 8 heads, width 512, block 256",
+               dict(n_layer=8, n_head=8, n_embd=512, block_size=256), True),
+}
+ARCHS = [("BERT", "bert"), ("GPT", "gpt"), ("Both, side by side", "both")]
+CORPORA = [("World corpus (bundled)", "world"), ("Paste text", "paste"),
+           ("Upload a UTF-8 .txt", "upload")]
+LIMITS = [("Time budget", "time"), ("Number of steps", "steps")]
+TRAIN_CONCURRENCY = int(os.environ.get("BERTGPT_TRAIN_CONCURRENCY", 1))  # runs at once
+STOP_WAIT = 60.0  # seconds Stop waits for the loop's last step and validation
+
+
+class Run:
+    """One training run of one session: what the job has reported, and how to stop it."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.stop = gpu.StopFlag()
+        self.lock = threading.Lock()
+        self.train: dict[str, list] = {a: [] for a in spec["archs"]}  # arch -> [(step, loss)]
+        self.val: dict[str, list] = {a: [] for a in spec["archs"]}
+        self.last: dict[str, dict] = {}     # arch -> latest step event
+        self.last_eval: dict[str, dict] = {}
+        self.meta: dict[str, dict] = {}     # arch -> vocab, params, config
+        self.probes: dict[str, list] = {}
+        self.device = "…"
+        self.models: dict = {}              # arch -> checkpoint.Loaded, when the run ends
+        self.stopped_by: dict[str, str] = {}
+        self.zip_path: str | None = None
+        self.error: str | None = None
+        self.finished = threading.Event()
+        self.delivered = False  # the final outputs (models, zip) reached the page
+
+    def absorb(self, tick: dict) -> None:
+        with self.lock:
+            self.meta, self.device = tick["meta"] or self.meta, tick["device"]
+            self.probes.update(tick["probes"])
+            for e in tick["events"]:
+                arch = e["arch"]
+                if e["type"] == "step":
+                    # BERT's curve is its MLM loss, comparable with validation and ln V.
+                    self.train[arch].append((e["step"], e.get("mlm_loss", e["loss"])))
+                    self.last[arch] = e
+                elif e["type"] == "eval":
+                    self.val[arch].append((e["step"], e["val_loss"]))
+                    self.last_eval[arch] = e
+
+    def cleanup(self) -> None:
+        if self.zip_path:
+            shutil.rmtree(Path(self.zip_path).parent, ignore_errors=True)
+
+
+def _produce(run: Run, job) -> None:
+    """The thread behind a run: drive the job, keep what it reports, rebuild the models."""
+    try:
+        for item in job(run.spec, run.stop):
+            if item["type"] == "tick":
+                run.absorb(item)
+            else:
+                run.models[item["arch"]] = gpu.rebuild(item)
+                run.stopped_by[item["arch"]] = item["stopped_by"]
+        run.zip_path = _zip(run.models)
+    except BertGptError as e:
+        run.error = str(e)
+    except gr.Error as e:
+        run.error = e.message
+    except Exception as e:  # a bug: say so plainly, log the rest
+        traceback.print_exc()
+        run.error = f"training failed ({type(e).__name__}: {e})"
+    finally:
+        run.stop.close()
+        run.finished.set()
+
+
+def _zip(models: dict) -> str | None:
+    """The run's checkpoints (checkpoint.save directories) in one zip to download.
+
+    Zips live in one folder under the temp dir; any older than a session's lifetime are
+    removed here, so disk use stays bounded even when a session ends without its State's
+    delete callback (a server restart, Gradio dropping sessions past its capacity)."""
+    from ..checkpoint import save
+    if not models:
+        return None
+    base = Path(tempfile.gettempdir()) / "bertgpt-runs"
+    base.mkdir(exist_ok=True)
+    for old in base.iterdir():
+        if time.time() - old.stat().st_mtime > SESSION_TTL:
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    for arch, loaded in models.items():
+        save(folder / "models" / f"{arch}-own", loaded.model, loaded.tokenizer, loaded.record)
+    path = shutil.make_archive(str(folder / "bertgpt-own-models"), "zip", folder / "models")
+    shutil.rmtree(folder / "models", ignore_errors=True)
+    return path
+
+
+def _text_probes(text: str) -> dict:
+    """Probes for the user's own text: a sentence from it, half given to GPT as a
+    prompt, one middle word masked for BERT."""
+    for sent in re.findall(r"[^.!?\n]+[.!?]", text):
+        words = sent.split()
+        if 5 <= len(words) <= 25:
+            mid = len(words) // 2
+            masked = words[:mid] + ["[MASK]"] + words[mid + 1:]
+            return {"gpt": [" ".join(words[:mid])], "bert": [" ".join(masked)]}
+    return {}
+
+
+def _corpus(corpus, world_k, pasted, upload, seed) -> tuple[str, dict]:
+    from ..corpus import generate_world, load_text
+    try:
+        if corpus == "world":
+            size = int(min(max(float(world_k or 200), 20), 2000) * 1000)
+            return generate_world(seed=int(seed), size=size), gpu.WORLD_PROBES
+        if corpus == "paste":
+            text = load_text(pasted or "", max_bytes=gpu.MAX_TRAIN_BYTES)
+        elif corpus == "upload":
+            if not upload:
+                raise gr.Error("Choose a UTF-8 .txt file to upload first (or pick another corpus).")
+            text = load_text(Path(upload), max_bytes=gpu.MAX_TRAIN_BYTES)
+        else:
+            raise gr.Error(f"Unknown corpus {corpus!r}: pick world, paste or upload.")
+    except BertGptError as e:
+        raise gr.Error(f"This text cannot be used: {e}.") from None
+    return text, _text_probes(text)
+
+
+def make_spec(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps,
+              batch, lr, seed) -> dict:
+    """Check every input against the caps; a gr.Error says what to change."""
+    if arch not in ("bert", "gpt", "both"):
+        raise gr.Error("Pick BERT, GPT or both.")
+    if size not in SIZES:
+        raise gr.Error(f"Unknown size {size!r}: pick one of {', '.join(SIZES)}.")
+    if SIZES[size][2] and not gpu.has_gpu():
+        raise gr.Error(f"The {size} size needs a GPU and this server has none: "
+                       "pick tiny or mini.")
+    try:
+        seconds, steps, batch = float(seconds), int(steps), int(batch)
+        lr, seed = float(lr), int(seed)
+    except (TypeError, ValueError):
+        raise gr.Error("Seconds, steps, batch size, learning rate and seed must be "
+                       "numbers.") from None
+    if limit == "time":
+        if not 1 <= seconds <= gpu.MAX_SECONDS:
+            raise gr.Error(f"The time budget must be between 1 and {gpu.MAX_SECONDS:g} seconds.")
+        steps = gpu.MAX_STEPS
+    elif limit == "steps":
+        if not 1 <= steps <= gpu.MAX_STEPS:
+            raise gr.Error(f"Steps must be between 1 and {gpu.MAX_STEPS}.")
+        seconds = gpu.MAX_SECONDS  # a steps run is still capped in time
+    else:
+        raise gr.Error("Choose a time budget or a number of steps.")
+    if not 1 <= batch <= 256 or not 0 < lr < 1:
+        raise gr.Error("Batch size must be 1-256 and the learning rate between 0 and 1.")
+    text, probes = _corpus(corpus, world_k, pasted, upload, seed)
+    gpu_run = gpu.has_gpu()
+    # Validation on 2 batches: a few dots per run on a CPU, cheap enough to do often.
+    every = max(5, min(100, steps // 12)) if limit == "steps" else (100 if gpu_run else 10)
+    return {"archs": ["bert", "gpt"] if arch == "both" else [arch], "text": text,
+            "model": dict(SIZES[size][1]), "steps": steps, "seconds": seconds,
+            "batch_size": batch, "lr": lr, "seed": seed, "eval_every": every, "eval_batches": 2,
+            "probes": probes}
+
+
+def _status(run: Run, final: bool = False) -> str:
+    spec = run.spec
+    with run.lock:
+        last, evals, meta = dict(run.last), dict(run.last_eval), dict(run.meta)
+    if not last and not final:
+        return f"Preparing: training the tokenizer{'s' if len(spec['archs']) > 1 else ''} and " \
+               f"building the data… (device: **{run.device}**)"
+    lines = [f"Device: **{run.device}**"]
+    for arch in spec["archs"]:
+        e, v = last.get(arch), evals.get(arch)
+        if not e:
+            continue
+        frac = max(e["step"] / spec["steps"], e["elapsed"] / spec["seconds"])
+        frac = 1.0 if final and run.stopped_by.get(arch) != "stop" else min(frac, 1.0)
+        bar = "█" * round(20 * frac) + "░" * (20 - round(20 * frac))
+        vtext = ""
+        if v:
+            vtext = f" · validation **{v['val_loss']:.3f}**"
+            if "val_bpc" in v:
+                vtext += f" ({v['val_bpc']:.2f} bits/char)"
+            if "val_mlm_acc" in v:
+                vtext += f" (masked-word accuracy {v['val_mlm_acc']:.0%})"
+        params = meta.get(arch, {}).get("params", 0)
+        lines.append(f"**{arch.upper()}** ({params / 1e6:.2f}M parameters) `{bar}` {frac:.0%} · "
+                     f"step {e['step']} · {e['elapsed']:.1f} s · loss {e['loss']:.3f}{vtext} · "
+                     f"**{e['tokens_per_s']:,.0f} tokens/s**")
+    if final:
+        how = {"stop": "stopped by you", "time": "time budget used", "steps": "all steps done"}
+        ends = ", ".join(f"{a.upper()}: {how.get(s, s)}" for a, s in run.stopped_by.items())
+        lines.append(f"**Done** ({ends}). Your model{'s are' if len(run.models) > 1 else ' is'} "
+                     "now the **own** model in Fill-mask and Generate; the zip below holds "
+                     "the checkpoint.")
+    return "  \n".join(lines)
+
+
+def _probes(run: Run) -> str:
+    with run.lock:
+        probes = dict(run.probes)
+    if not run.spec.get("probes"):
+        return "*No probes: the text has no sentence of 5-25 words ending in . ! or ?*"
+    if not probes:
+        return "*Probes appear after the first steps: what the models say right now.*"
+    out = []
+    for arch, items in probes.items():
+        for p in items:
+            if "error" in p:
+                out.append(f"**{arch.upper()}** `{p['prompt']}`: {p['error']}")
+            elif arch == "gpt":
+                out.append(f"**GPT** (greedy) *{p['prompt']}* → `{p['text'].strip() or '…'}`")
+            else:
+                first = p["guesses"][0] if p["guesses"] else []
+                guesses = " · ".join(f"{t} {pr:.1%}" for t, pr in first)
+                out.append(f"**BERT** `{p['prompt']}` → {guesses}")
+    return "  \n".join(out)
+
+
+def _figure(run: Run):
+    with run.lock:
+        train = {a: list(v) for a, v in run.train.items()}
+        val = {a: list(v) for a, v in run.val.items()}
+        vocab = {a: m["vocab"] for a, m in run.meta.items()}
+    return as_plot(loss_figure(train, val, vocab))
+
+
+def _merge(own: dict | None, run: Run) -> dict | None:
+    if not run.models:
+        return own
+    merged = dict(own or {})
+    merged.update(run.models)
+    return merged
+
+
+def build(ctx) -> dict:
+    job = gpu.trainer()
+    sizes = [(label, name) for name, (label, _, big) in SIZES.items() if gpu.has_gpu() or not big]
+    gr.Markdown(f"**Training runs on:** {gpu.describe()}.  \nCaps per run: "
+                f"{gpu.MAX_STEPS} steps, {gpu.MAX_SECONDS:g} s, "
+                f"{gpu.MAX_TRAIN_BYTES // 1000:,} kB of text; {TRAIN_CONCURRENCY} run(s) at a "
+                "time, the others queue.")
+    with gr.Row():
+        arch = gr.Radio(ARCHS, value="gpt", label="Model")
+        size = gr.Radio(sizes, value="mini", label="Size")
+    with gr.Row():
+        corpus = gr.Radio(CORPORA, value="world", label="Text to learn from")
+        world_k = gr.Slider(20, 2000, value=200, step=10,
+                            label="World corpus size (thousand characters)")
+    pasted = gr.Textbox(lines=6, label="Your text (separate documents with a blank line)",
+                        visible=False, max_length=gpu.MAX_TRAIN_BYTES)
+    upload = gr.File(file_types=[".txt"], type="filepath", label="A UTF-8 .txt file",
+                     visible=False)
+    with gr.Row():
+        limit = gr.Radio(LIMITS, value="time", label="Train for")
+        seconds = gr.Slider(2, gpu.MAX_SECONDS, value=min(30, gpu.MAX_SECONDS), step=1,
+                            label="Seconds")
+        steps = gr.Slider(5, gpu.MAX_STEPS, value=min(300, gpu.MAX_STEPS), step=5,
+                          label="Steps", visible=False)
+    with gr.Accordion("More settings", open=False):
+        with gr.Row():
+            batch = gr.Slider(4, 128, value=32, step=4, label="Batch size (sequences per step)")
+            lr = gr.Number(value=3e-3, label="Peak learning rate")
+            seed = gr.Number(value=0, precision=0, label="Seed (same seed, same run)")
+    with gr.Row():
+        start = gr.Button("▶ Train", variant="primary")
+        stop = gr.Button("■ Stop (keeps the model)", variant="stop")
+    status = gr.Markdown("Press **Train**. A loss curve, the speed and probes appear here.")
+    plot = gr.Plot(label="Loss")
+    probes = gr.Markdown()
+    download = gr.File(label="Checkpoint of your models (zip)", interactive=False)
+    run_state = gr.State(None, time_to_live=SESSION_TTL, delete_callback=_forget)
+
+    def show_corpus(choice):
+        return (gr.update(visible=choice == "world"), gr.update(visible=choice == "paste"),
+                gr.update(visible=choice == "upload"))
+
+    def show_limit(choice):
+        return gr.update(visible=choice == "time"), gr.update(visible=choice == "steps")
+
+    corpus.change(show_corpus, corpus, [world_k, pasted, upload], api_visibility="private",
+                  queue=False, show_progress="hidden")
+    limit.change(show_limit, limit, [seconds, steps], api_visibility="private",
+                 queue=False, show_progress="hidden")
+
+    def train_live(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps,
+                   batch, lr, seed, own, previous):
+        """Train BERT, GPT or both; stream the loss, speed and probes; keep the models."""
+        spec = make_spec(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps,
+                         batch, lr, seed)
+        if previous is not None:  # one run per session: a new one replaces the last
+            previous.stop.set()
+            previous.cleanup()
+        run = Run(spec)
+        threading.Thread(target=contextvars.copy_context().run, args=(_produce, run, job),
+                         daemon=True, name="bertgpt-train").start()
+        try:
+            yield _status(run), _figure(run), _probes(run), None, gr.skip(), run
+            while not run.finished.wait(gpu.TICK):
+                yield _status(run), _figure(run), _probes(run), gr.skip(), gr.skip(), gr.skip()
+            run.delivered = True
+            if run.error:
+                raise gr.Error(run.error)
+            yield (_status(run, final=True), _figure(run), _probes(run), run.zip_path,
+                   _merge(own, run), run)
+        finally:  # cancelled or the client went away: end the loop too
+            if not run.finished.is_set():
+                run.stop.set()
+
+    def stop_training(run, own):
+        """Stop the session's run at its next step and keep the model trained so far."""
+        if run is None or run.delivered:
+            return "Nothing is training.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        run.stop.set()
+        if not run.finished.wait(STOP_WAIT):
+            return ("Stopping… the last step is still running.", gr.skip(), gr.skip(), gr.skip(),
+                    gr.skip())
+        run.delivered = True  # in a browser, Stop also cancelled the stream: hand over here
+        if run.error:
+            raise gr.Error(run.error)
+        return _status(run, final=True), _figure(run), _probes(run), run.zip_path, _merge(own, run)
+
+    inputs = [arch, size, corpus, world_k, pasted, upload, limit, seconds, steps, batch, lr, seed]
+    train_event = start.click(
+        train_live, inputs + [ctx.own, run_state],
+        [status, plot, probes, download, ctx.own, run_state], api_name="train",
+        concurrency_limit=TRAIN_CONCURRENCY, concurrency_id="train",
+        show_progress="full", show_progress_on=[plot])  # shows the queue position
+    stop.click(stop_training, [run_state, ctx.own], [status, plot, probes, download, ctx.own],
+               api_name="stop_training", cancels=[train_event], concurrency_limit=None,
+               show_progress="hidden")
+    return {"arch": arch, "size": size, "corpus": corpus, "limit": limit, "seconds": seconds,
+            "steps": steps, "seed": seed}
+
+
+def _forget(run) -> None:
+    """A session's run state expired or its tab closed: end the run, drop its files."""
+    if run is not None:
+        run.stop.set()
+        run.cleanup()
