@@ -17,7 +17,7 @@ TABS = ["tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "ge
 
 HEADER = """# bertgpt — BERT & GPT pre-training, hands on
 Every tab makes one idea visible. Change a setting, press the button, read the lesson on the right.
-A link made with **Copy link** opens the same view for everyone in the class."""
+A link like `?tab=mlm&seed=7` opens the same view for everyone in the class."""
 
 SESSION_TTL = int(os.environ.get("BERTGPT_SESSION_TTL", 3600))  # seconds a session's models live
 
