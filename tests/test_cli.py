@@ -349,7 +349,7 @@ def test_sample_json_is_seeded(capsys, models):
     a = ok_json(capsys, *args, "--seed", "1")
     assert a == ok_json(capsys, *args, "--seed", "1")
     assert a["prompt"] == "the capital of france is"
-    assert 1 <= len(a["tokens"]) <= 8
+    assert len(a["tokens"]) in range(1, 9)
     assert a["text"] == load(path).tokenizer.decode([t["id"] for t in a["tokens"]])
     assert all(0 <= t["prob"] <= 1 for t in a["tokens"])
     others = [ok_json(capsys, *args, "--seed", s)["text"] for s in (2, 3)]
