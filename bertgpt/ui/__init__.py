@@ -41,6 +41,34 @@ def _coerce(component, raw: str):
         return None
 
 
+def link_query(tab_id: str, names: list[str], values: list) -> str:
+    """The query string that reopens a tab with these settings (what open_link reads)."""
+    from urllib.parse import urlencode
+    params = {"tab": tab_id}
+    for name, value in zip(names, values):
+        if value is None or value == "" or isinstance(value, (dict, list)):
+            continue  # files and figures cannot travel in a link
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        params[name] = str(value)[:1000]
+    return "?" + urlencode(params)
+
+
+# Runs in the browser: the page's own address plus the query, copied to the clipboard.
+_COPY_JS = """(q) => { const u = window.location.origin + window.location.pathname + q;
+  if (navigator.clipboard) { navigator.clipboard.writeText(u).catch(() => {}); } return u; }"""
+
+
+def _link_button(tab_id: str, links: dict):
+    """A "Copy link" button: this tab with its current settings, for the whole class."""
+    names, comps = list(links), list(links.values())
+    button = gr.Button("Copy link to this view", size="sm")
+    box = gr.Textbox(label="Link for the class (copied)", buttons=["copy"], interactive=False)
+    button.click(lambda *values: link_query(tab_id, names, list(values)), comps, box,
+                 api_name=f"link_{tab_id}", show_progress="hidden"
+                 ).then(None, box, box, js=_COPY_JS)
+
+
 def build_app() -> gr.Blocks:
     modules = [importlib.import_module(f".tab_{name}", __package__) for name in TABS]
     # delete_cache bounds Gradio's temp files (plots, zips) on a long-running class server.
@@ -58,6 +86,8 @@ def build_app() -> gr.Blocks:
                         with gr.Column(scale=3):
                             links = mod.build(ctx) or {}
                         with gr.Column(scale=2, min_width=300):
+                            if links:
+                                _link_button(mod.ID, links)
                             with gr.Accordion("Lesson", open=True):
                                 gr.Markdown(lesson(mod.ID), elem_classes=["lesson"])
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]
