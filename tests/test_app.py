@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import pytest
 
@@ -17,6 +16,7 @@ from bertgpt.corpus import world_documents  # noqa: E402
 from bertgpt.mlm import mask_text  # noqa: E402
 from bertgpt.models import count_params  # noqa: E402
 from bertgpt.nsp import explain_pairs  # noqa: E402
+from apphelp import running_app  # noqa: E402
 
 TEXT = "The capital of France is Paris. People in France speak French."
 needs_models = pytest.mark.skipif(
@@ -24,21 +24,10 @@ needs_models = pytest.mark.skipif(
     reason="the bundled minis (assets/models/bert-mini, gpt-mini) are not there yet")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def client():
-    from bertgpt.ui import build_app, launch
-    demo = build_app()
-    launch(demo, prevent_thread_lock=True, server_port=_free_port())
-    try:
+    with running_app() as demo:
         yield gradio_client.Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
 
 
 def chips(out) -> list[tuple[str, str | None]]:

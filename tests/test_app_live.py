@@ -4,7 +4,6 @@ run early and keeps the model; two clients never see each other's models; bad up
 are refused with a message that says what to do."""
 import json
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -21,14 +20,9 @@ from gradio_client.exceptions import AppError  # noqa: E402
 import bertgpt.ui as ui  # noqa: E402
 from bertgpt.assets import bundled  # noqa: E402
 from bertgpt.ui import gpu, tab_train  # noqa: E402
+from apphelp import free_port  # noqa: E402
 
 LIVE_TABS = ["train", "fillmask", "generate"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 
 from bertgpt.assets import bundled, world_tokenizer  # noqa: E402
 from bertgpt.mlm import mask_text  # noqa: E402
+from apphelp import running_app  # noqa: E402
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -38,21 +38,10 @@ EXPECT = {
 NEEDS_MODELS = {"attention", "fillmask", "generate"}  # their button errors without models
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url():
-    from bertgpt.ui import build_app, launch
-    demo = build_app()
-    launch(demo, prevent_thread_lock=True, server_port=_free_port())
-    try:
+    with running_app() as demo:
         yield demo.local_url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,22 +18,22 @@ def text():
     return generate_world(seed=3, size=20_000)
 
 
-@pytest.fixture(scope="module")
-def gpt(text):
-    tok = train_tokenizer("bpe", text, 400, model="gpt")
+def _tiny(arch, kind, text):
+    tok = train_tokenizer(kind, text, 400, model=arch)
     torch.manual_seed(0)
-    model = build(ModelConfig("gpt", vocab_size=tok.vocab_size, n_layer=2, n_head=2, n_embd=32,
+    model = build(ModelConfig(arch, vocab_size=tok.vocab_size, n_layer=2, n_head=2, n_embd=32,
                               block_size=32)).eval()
     return model, tok
+
+
+@pytest.fixture(scope="module")
+def gpt(text):
+    return _tiny("gpt", "bpe", text)
 
 
 @pytest.fixture(scope="module")
 def bert(text):
-    tok = train_tokenizer("wordpiece", text, 400, model="bert")
-    torch.manual_seed(0)
-    model = build(ModelConfig("bert", vocab_size=tok.vocab_size, n_layer=2, n_head=2, n_embd=32,
-                              block_size=32)).eval()
-    return model, tok
+    return _tiny("bert", "wordpiece", text)
 
 
 def logits_of(probs):
