@@ -18,6 +18,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlparse
@@ -36,6 +37,7 @@ REAL = {
     "gpt2-large": ("gpt", "774M", "3.3 GB"),
     "gpt2-xl": ("gpt", "1.5B", "6.4 GB"),
 }
+DEFAULT_REAL = {"bert": "bert-base-uncased", "gpt": "gpt2"}  # what source "real" means
 # Tried in this order: safetensors first (no pickle, memory-friendly), then the old .bin.
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json",
            "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -187,14 +189,37 @@ def fetch(repo: str) -> Path:
                               "check the connection and try again") from None
 
 
-def status(name: str) -> str:
-    """'cached', 'offline' (not cached, downloads off) or 'download' (not cached yet) —
-    cheap, no network: for the labels of the app's model selector."""
+_probed: dict[str, tuple[float, bool]] = {}  # endpoint -> (when, reachable), for labels
+
+
+def status(name: str, probe: bool = False) -> str:
+    """'cached', 'offline' (not cached, and downloads are off, or with `probe` the Hub
+    cannot be reached) or 'download' (not cached yet): for the app's selector labels.
+    Without `probe` no network is touched; a probe is remembered for a minute."""
     try:
         _fetch_files(name, local_only=True)
         return "cached"
     except (_NotHere, BertGptError, ValueError):
-        return "offline" if offline() else "download"
+        pass
+    if offline():
+        return "offline"
+    if probe:
+        when, ok = _probed.get(endpoint(), (0.0, True))
+        if time.monotonic() - when > 60:
+            ok = reachable()
+            _probed[endpoint()] = (time.monotonic(), ok)
+        if not ok:
+            return "offline"
+    return "download"
+
+
+def choices(arch: str) -> list[tuple[str, str]]:
+    """(label, name) of each real checkpoint of `arch` ('bert' or 'gpt') for a selector,
+    the label saying whether it is ready, needs a download, or cannot be had offline."""
+    notes = {"cached": "ready", "offline": "offline, not cached"}
+    return [(f"{name} ({params}) · "
+             f"{notes.get(status(name, probe=True), f'downloads {size} on first use')}", name)
+            for name, (a, params, size) in REAL.items() if a == arch]
 
 
 # ------------------------------------------------------------------- a transformers folder

@@ -183,7 +183,8 @@ def test_load_with_no_network_fails_fast_and_says_offline(no_hub, monkeypatch):
     with pytest.raises(CheckpointError, match="offline: .* cannot be reached"):
         bertgpt.load("gpt2-medium")
     assert time.perf_counter() - start < 10  # not huggingface_hub's ~25 s of retries
-    assert hub.status("gpt2-medium") == "download"
+    assert hub.status("gpt2-medium") == "download"  # no probe: no network touched
+    assert hub.status("gpt2-medium", probe=True) == "offline"
 
 
 def _put_in_cache(cache, repo, folder):
@@ -277,3 +278,52 @@ def test_hub_ids_and_paths_are_told_apart(real, tmp_path, monkeypatch):
     shutil.copytree(real["gpt-st"], tmp_path / "gpt2")  # a local folder wins over the Hub
     assert not hub.is_hub_id("gpt2")
     assert bertgpt.load("gpt2").record["name"].endswith("gpt2")
+
+
+# ---------------------------------------------------------------- the app's model selector
+gr = pytest.importorskip("gradio")
+
+
+def test_selector_lists_real_models_with_their_state(real, no_hub):
+    from bertgpt.ui import tab_attention
+    _put_in_cache(no_hub, "gpt2", real["gpt-st"])
+    labels = dict((v, k) for k, v in hub.choices("gpt"))
+    assert list(labels) == ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]
+    assert labels["gpt2"].endswith("ready") and labels["gpt2-xl"].endswith("offline, not cached")
+    assert [v for _, v in hub.choices("bert")] == ["bert-base-uncased", "bert-large-uncased"]
+    real_pair = tab_attention._sources()[-1]
+    assert real_pair[1] == "real" and real_pair[0].endswith("offline, not cached")
+
+
+def test_unreachable_real_model_is_a_clear_gr_error(no_hub):
+    from bertgpt.ui.common import get_model
+    from bertgpt.ui.tab_fillmask import predict
+    from bertgpt.ui.tab_generate import next_token
+    with pytest.raises(gr.Error, match="gpt2 is not available here.*HF_HUB_OFFLINE"):
+        get_model("gpt", "gpt2", None)
+    with pytest.raises(gr.Error, match="gpt2 is a GPT; this needs a BERT"):
+        get_model("bert", "gpt2", None)
+    with pytest.raises(gr.Error, match="bert-base-uncased is not available here"):
+        predict("the capital of france is [MASK] .", 5, "bert-base-uncased", None)
+    with pytest.raises(gr.Error, match="gpt2-xl is not available here"):
+        next_token("gpt2-xl", "hello", 1.0, 0, 1.0, 0, None)
+    assert hub.held() == []
+
+
+def test_tabs_run_the_cached_real_models(real, no_hub):
+    from bertgpt.ui import tab_attention, tab_fillmask, tab_generate, tab_nsp
+    _put_in_cache(no_hub, "gpt2", real["gpt-st"])
+    _put_in_cache(no_hub, "bert-base-uncased", real["bert-bin"])
+    _, md, data = tab_fillmask.predict("the capital of france is [MASK] .", 3,
+                                       "bert-base-uncased", None)
+    assert "real bert-base-uncased" in md and data["model"]["n_embd"] == 768
+    assert len(data["masks"][0]["candidates"]) == 3
+    _, text, _, step = tab_generate.next_token("gpt2", "The capital of", 0.0, 0, 1.0, 0, None)
+    assert text.startswith("The capital of") and step["model"]["source"] == "gpt2"
+    probs, _ = tab_nsp.nsp_predict("Anna is a teacher.", "She lives in Paris.",
+                                   "bert-base-uncased", None)
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    *_, md = tab_attention.attention("The capital of France is Paris.", "real", 12, 12, None)
+    assert "has 2 layers" in md  # the test models are 2-layer; layer 12 is clamped, said so
+    assert sorted(hub.held()) == ["bert-base-uncased", "gpt2"]
+    assert tab_attention._ranges("real")[0].maximum == 12

@@ -91,9 +91,32 @@ def lesson(tab_id: str, lang: str = "en") -> str:
     return f"*The lesson for this tab is being written.*"
 
 
+def real_model(arch: str, name: str):
+    """A real checkpoint (hub.REAL) from the server-wide cache in hub.shared, never from a
+    session's State; a gr.Error saying why when it cannot be had (offline, not cached)."""
+    from .. import hub
+    want = hub.REAL[name][0]
+    if want != arch:
+        raise gr.Error(f"{name} is a {want.upper()}; this needs a {arch.upper()}: pick one of "
+                       f"{', '.join(n for n, v in hub.REAL.items() if v[0] == arch)}.")
+    if hub.status(name) == "download":
+        gr.Info(f"Loading {name}: its first use downloads about {hub.REAL[name][2]}.")
+    try:
+        return hub.shared(name)
+    except BertGptError as e:
+        raise gr.Error(f"{name} is not available here. {e}") from None
+    except MemoryError:
+        raise gr.Error(f"This server has not enough memory for {name}; pick a smaller "
+                       "model.") from None
+
+
 def get_model(arch: str, source: str, own: dict | None):
-    """The model a tab should use: 'bundled' or 'own' (the session's trained model)."""
+    """The model a tab should use: 'bundled', 'own' (the session's trained model), a real
+    checkpoint by name ('bert-base-uncased', 'gpt2', ...), or 'real' (the base one)."""
+    from .. import hub
     from ..assets import bundled
+    if source == "real" or source in hub.REAL:
+        return real_model(arch, hub.DEFAULT_REAL[arch] if source == "real" else source)
     if source == "own":
         if not own or arch not in own:
             raise gr.Error(f"You have not trained a {arch.upper()} in this session yet: "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 import torch
 
-from .. import viz
+from .. import hub, viz
 from ..assets import bundled
 from ..tokenizer import piece_display
 from .common import check_known, check_text, friendly, get_model, one_thread
@@ -18,6 +18,24 @@ MAX_CHARS = 500
 MAX_TOKENS = 40  # a 40 x 40 heatmap is the most a projector shows legibly
 DEFAULT_TEXT = "The capital of France is Paris, and people there speak French."
 SOURCES = [("bundled models", "bundled"), ("my trained models", "own")]
+REAL_LAYERS, REAL_HEADS = 12, 12  # bert-base-uncased and gpt2 both: 12 layers x 12 heads
+
+
+def _sources():
+    """The two minis, the session's own, and "real": bert-base-uncased beside gpt2."""
+    rank = ("offline", "download", "cached")  # the pair is as ready as its worse half
+    state = min((hub.status(hub.DEFAULT_REAL[a], probe=True) for a in ("bert", "gpt")),
+                key=rank.index)
+    note = {"cached": "ready", "offline": "offline, not cached"}.get(state, "downloads ~1 GB")
+    return SOURCES + [(f"real bert-base-uncased + gpt2 · {note}", "real")]
+
+
+def _ranges(source):
+    """Layer and head sliders sized for the chosen models (the minis or the real pair)."""
+    ref = bundled("bert")
+    layers, heads = (REAL_LAYERS, REAL_HEADS) if source == "real" else (
+        (ref.cfg.n_layer, ref.cfg.n_head) if ref else (4, 4))
+    return gr.Slider(maximum=layers), gr.Slider(maximum=heads)
 
 
 def _pick(arch: str, source: str, own):
@@ -57,8 +75,8 @@ def _weights(loaded, arch: str, text: str):
 def attention(text, source, layer, head, own=None):
     """BERT and GPT attention on one sentence: one head each, and every head each."""
     text = check_text(text, "sentence", MAX_CHARS)
-    if source not in ("bundled", "own"):
-        raise gr.Error("Pick the models: 'bundled' or 'own'.")
+    if source not in ("bundled", "own", "real"):
+        raise gr.Error("Pick the models: 'bundled', 'own' or 'real'.")
     figs, notes = [], []
     for arch in ("bert", "gpt"):
         loaded, note = _pick(arch, source, own)
@@ -89,7 +107,7 @@ def build(ctx) -> dict:
     n_head = ref.cfg.n_head if ref else 4
     with gr.Row():
         text = gr.Textbox(DEFAULT_TEXT, label="Sentence (English, up to 40 tokens)", scale=3)
-        source = gr.Radio(SOURCES, value="bundled", label="Models", scale=1)
+        source = gr.Radio(_sources(), value="bundled", label="Models", scale=1)
     with gr.Row():
         layer = gr.Slider(1, n_layer, value=n_layer, step=1, label="Layer")
         head = gr.Slider(1, n_head, value=1, step=1, label="Head")
@@ -108,4 +126,6 @@ def build(ctx) -> dict:
     gr.on([go.click, text.change, source.change, layer.change, head.change], attention,
           [text, source, layer, head, ctx.own], [bert_map, gpt_map, bert_all, gpt_all, md],
           api_name="attention", trigger_mode="always_last", show_progress="minimal")
+    source.change(_ranges, source, [layer, head], api_visibility="private",
+                  show_progress="hidden")
     return {"text": text, "source": source, "layer": layer, "head": head}

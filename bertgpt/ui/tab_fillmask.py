@@ -6,6 +6,7 @@ import re
 
 import gradio as gr
 
+from .. import hub
 from ..sampling import fill_mask
 from .common import check_text, friendly, get_model
 from .plots_live import as_plot, fillmask_figure, model_note
@@ -43,7 +44,8 @@ def predict(text, top_k, source, own):
     loaded = get_model("bert", source, own)
     results = fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k)
     note = model_note(loaded, source)
-    who = "your own BERT" if source == "own" else "the bundled BERT mini"
+    who = {"own": "your own BERT", "bundled": "the bundled BERT mini"}.get(
+        source, f"the real {source}, run by the from-scratch core")
     md = (f"{_filled(text, results)}  \n*First choices of {who}; the bars show the top "
           f"{top_k} per mask.*")
     return as_plot(fillmask_figure(results, text)), md, {"model": note, "masks": results}
@@ -56,7 +58,7 @@ def build(ctx) -> dict:
     text = gr.Textbox(value=EXAMPLES[0], label="Sentence with [MASK]", max_length=MAX_CHARS)
     gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="Try")
     with gr.Row():
-        source = gr.Radio(SOURCES, value="bundled", label="Model")
+        source = gr.Radio(SOURCES + hub.choices("bert"), value="bundled", label="Model")
         top_k = gr.Slider(1, 20, value=5, step=1, label="Guesses per mask (top-k)")
     go = gr.Button("Fill the masks", variant="primary")
     filled = gr.Markdown()

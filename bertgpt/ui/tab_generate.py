@@ -11,6 +11,7 @@ import time
 
 import gradio as gr
 
+from .. import hub
 from ..sampling import generate, generate_stream
 from .common import friendly, friendly_gen, get_model
 from .plots_live import as_plot, distribution_figure, model_note
@@ -118,7 +119,7 @@ def generate_full(source, prompt, temperature, top_k, top_p, seed, max_tokens, o
 def build(ctx) -> dict:
     gr.Markdown(ORDER)
     with gr.Row():
-        source = gr.Radio(SOURCES, value="bundled", label="Model")
+        source = gr.Radio(SOURCES + hub.choices("gpt"), value="bundled", label="Model")
         seed = gr.Number(value=0, precision=0, label="Seed (same seed, same text)")
     prompt = gr.Textbox(value="The capital of France is", label="Prompt", max_length=MAX_PROMPT)
     with gr.Row():

@@ -8,7 +8,7 @@ from functools import lru_cache
 import gradio as gr
 import torch
 
-from .. import viz
+from .. import hub, viz
 from ..assets import world_tokenizer
 from ..corpus import split_documents, world_documents
 from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats
@@ -125,6 +125,9 @@ def nsp_predict(sentence_a, sentence_b, source, own=None):
           "vector (dense + tanh), then a 2-way classifier.")
     if packed.truncated:
         md += f" {packed.truncated} token(s) were cut to fit {loaded.cfg.block_size}."
+    if "nsp.weight" in (loaded.record or {}).get("fresh_heads", []):
+        md += (" **This checkpoint was saved without its NSP head: the classifier is freshly "
+               "initialised, so the answer is a coin toss.**")
     return {"IsNext: B follows A": p_next, "NotNext: B is from elsewhere": p_not}, md
 
 
@@ -154,7 +157,8 @@ def build(ctx) -> dict:
         sent_a = gr.Textbox(DEFAULT_A, label="Sentence A")
         sent_b = gr.Textbox(DEFAULT_B, label="Sentence B")
     with gr.Row():
-        model_src = gr.Radio(["bundled", "own"], value="bundled", label="Which BERT")
+        model_src = gr.Radio([("bundled", "bundled"), ("own", "own")] + hub.choices("bert"),
+                             value="bundled", label="Which BERT")
         ask = gr.Button("Ask BERT", variant="secondary")
     gr.Examples([[DEFAULT_A, DEFAULT_B], [DEFAULT_A, "The cow eats grass."],
                  ["The capital of Italy is Rome.", "People in Italy speak Italian."]],
