@@ -152,6 +152,54 @@ def cmd_fill_mask(args):
         print(", ".join(f"{c['token']} {c['prob']:.2f}" for c in mk["candidates"]))
 
 
+def cmd_finetune(args):
+    from . import finetune as ft, tasks
+    from .assets import bundled_path
+    m = _load_model(args.model or bundled_path("bert"))
+    if m.model.cfg.arch != "bert":
+        raise BertGptError(f"{args.model} is a GPT model; fine-tuning heads need a BERT "
+                           "(try assets/models/bert-mini)")
+    if args.csv:
+        if args.task != "classify":
+            raise BertGptError("--csv gives a classification set: use it with `classify`")
+        from .corpus import load_text
+        data = tasks.parse_csv(load_text(Path(args.csv)), seed=args.seed)
+    else:
+        data = tasks.world_task(args.task, m.tokenizer, m.model.cfg.block_size)
+    cfg = ft.default_config(args.task, steps=args.steps, batch_size=args.batch, lr=args.lr,
+                            seed=args.seed, freeze=args.freeze or None, eval_every=0)
+    if args.sweep:
+        sizes = tuple(None if s == "all" else int(s) for s in args.sizes.split(","))
+        for ev in ft.sweep(args.task, m, data, sizes=sizes, cfg=cfg):
+            if ev["type"] == "progress" and not args.json:
+                r = ev["row"]
+                print(f"[{ev['done']}/{ev['total']}] {r['examples']:5d} examples, {r['init']:11s}"
+                      f" {ft.MAIN_METRIC[args.task]} {r[ft.MAIN_METRIC[args.task]]:.3f}"
+                      f" ({r['seconds']:.1f}s)", file=sys.stderr, flush=True)
+        if args.json:
+            return ev
+        print(ft.format_table(ev))
+        return None
+    done = None
+    for ev in ft.finetune(args.task, m, data, pretrained=not args.from_scratch,
+                          n_examples=args.examples, cfg=cfg):
+        done = ev if ev["type"] == "done" else done
+    out = {"task": args.task, "init": done["init"], "examples": done["examples"],
+           "test_examples": len(data["test"]), "steps": done["steps"],
+           "seconds": round(done["seconds"], 2), "metrics": done["metrics"],
+           "baseline": tasks.baseline(args.task, data), "config": done["config"],
+           "losses": [e["loss"] for e in done["history"] if e["type"] == "step"],
+           "source": data["source"]}
+    if args.json:
+        return out
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in out["metrics"].items())
+    print(f"{args.task}, {out['init']}, {out['examples']} examples, {out['steps']} steps in "
+          f"{out['seconds']:.1f}s: {shown} on {out['test_examples']} held-out examples")
+    base = out["baseline"]
+    print(f"baseline ({base['rule']}): " + ", ".join(
+        f"{k} {v:.3f}" for k, v in base.items() if isinstance(v, float)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bertgpt", description="BERT and GPT pre-training, from scratch.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -209,6 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("text")
     sp.add_argument("--model", required=True)
     sp.add_argument("--top-k", type=int, default=5)
+    sp = add("finetune", cmd_finetune, "fine-tune a BERT head on a held-out world task")
+    sp.add_argument("task", choices=["classify", "qa", "ner"])
+    sp.add_argument("--model", help="a BERT checkpoint directory (default: bundled bert-mini)")
+    sp.add_argument("--from-scratch", action="store_true", help="same shape, random init")
+    sp.add_argument("--examples", type=int, help="labelled training examples (default: all)")
+    sp.add_argument("--csv", help="classify: a text,label CSV file instead of the world reviews")
+    sp.add_argument("--sweep", action="store_true",
+                    help="data-efficiency table: --sizes x (pre-trained, scratch)")
+    sp.add_argument("--sizes", default="16,64,256,all")
+    sp.add_argument("--steps", type=int)
+    sp.add_argument("--batch", type=int)
+    sp.add_argument("--lr", type=float)
+    sp.add_argument("--freeze", action="store_true", help="train only the head")
+    sp.add_argument("--seed", type=int, default=0)
     return p
 
 
