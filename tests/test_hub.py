@@ -299,13 +299,13 @@ def test_unreachable_real_model_is_a_clear_gr_error(no_hub):
     from bertgpt.ui.common import get_model
     from bertgpt.ui.tab_fillmask import predict
     from bertgpt.ui.tab_generate import next_token
-    with pytest.raises(gr.Error, match="gpt2 is not available here.*HF_HUB_OFFLINE"):
+    with pytest.raises(gr.Error, match="'gpt2' is not in the Hugging Face cache.*HF_HUB_OFFLINE"):
         get_model("gpt", "gpt2", None)
     with pytest.raises(gr.Error, match="gpt2 is a GPT; this needs a BERT"):
         get_model("bert", "gpt2", None)
-    with pytest.raises(gr.Error, match="bert-base-uncased is not available here"):
+    with pytest.raises(gr.Error, match="'bert-base-uncased' is not in the Hugging Face cache"):
         predict("the capital of france is [MASK] .", 5, "bert-base-uncased", None)
-    with pytest.raises(gr.Error, match="gpt2-xl is not available here"):
+    with pytest.raises(gr.Error, match="'gpt2-xl' is not in the Hugging Face cache"):
         next_token("gpt2-xl", "hello", 1.0, 0, 1.0, 0, None)
     assert hub.held() == []
 

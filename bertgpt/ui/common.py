@@ -104,7 +104,7 @@ def real_model(arch: str, name: str):
     try:
         return hub.shared(name)
     except BertGptError as e:
-        raise gr.Error(f"{name} is not available here. {e}") from None
+        raise gr.Error(str(e)) from None  # it names the model, what is missing and why
     except MemoryError:
         raise gr.Error(f"This server has not enough memory for {name}; pick a smaller "
                        "model.") from None

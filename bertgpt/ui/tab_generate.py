@@ -119,7 +119,7 @@ def generate_full(source, prompt, temperature, top_k, top_p, seed, max_tokens, o
 def build(ctx) -> dict:
     gr.Markdown(ORDER)
     with gr.Row():
-        source = gr.Radio(SOURCES + hub.choices("gpt"), value="bundled", label="Model")
+        source = gr.Dropdown(SOURCES + hub.choices("gpt"), value="bundled", label="Model")
         seed = gr.Number(value=0, precision=0, label="Seed (same seed, same text)")
     prompt = gr.Textbox(value="The capital of France is", label="Prompt", max_length=MAX_PROMPT)
     with gr.Row():
