@@ -327,3 +327,21 @@ def test_tabs_run_the_cached_real_models(real, no_hub):
     assert "has 2 layers" in md  # the test models are 2-layer; layer 12 is clamped, said so
     assert sorted(hub.held()) == ["bert-base-uncased", "gpt2"]
     assert tab_attention._ranges("real")[0].maximum == 12
+
+
+def test_cli_runs_real_checkpoints_by_hub_id(real, no_hub, capsys):
+    _put_in_cache(no_hub, "gpt2", real["gpt-bin"])
+    _put_in_cache(no_hub, "bert-base-uncased", real["bert-bin"])
+    assert cli.main(["sample", "--model", "gpt2", "--prompt", "The capital of", "--temperature",
+                     "0", "--max-new-tokens", "6", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    loaded = bertgpt.load("gpt2")
+    greedy = generate(loaded.model, loaded.tokenizer, "The capital of", max_new_tokens=6,
+                      temperature=0.0)
+    assert [t["id"] for t in out["tokens"]] == [t["id"] for t in greedy["tokens"]]
+    assert cli.main(["fill-mask", "--model", "bert-base-uncased", "The Capital of FRANCE is "
+                     "[MASK] .", "--json"]) == 0
+    masks = json.loads(capsys.readouterr().out)["masks"]
+    assert len(masks) == 1 and len(masks[0]["candidates"]) == 5
+    assert cli.main(["fill-mask", "--model", "gpt2", "a [MASK] ."]) == 2  # a GPT: said so
+    assert "GPT model" in capsys.readouterr().err
