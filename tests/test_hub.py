@@ -345,3 +345,18 @@ def test_cli_runs_real_checkpoints_by_hub_id(real, no_hub, capsys):
     assert len(masks) == 1 and len(masks[0]["candidates"]) == 5
     assert cli.main(["fill-mask", "--model", "gpt2", "a [MASK] ."]) == 2  # a GPT: said so
     assert "GPT model" in capsys.readouterr().err
+
+
+def test_half_precision_checkpoint_loads_as_float32(real, tmp_path):
+    folder = tmp_path / "fp16"
+    small = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        n_layer=1, n_embd=64, n_head=2, vocab_size=real["bpe"].vocab_size)).half()
+    small.save_pretrained(folder)
+    real["bpe"].save(folder / "tokenizer.json")
+    loaded = bertgpt.load(folder)
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+    theirs = transformers.GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).eval()
+    ids = torch.tensor([loaded.tokenizer.encode(TEXT)])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(ids).logits, theirs(input_ids=ids).logits,
+                                   atol=1e-4, rtol=0)
