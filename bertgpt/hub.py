@@ -435,9 +435,12 @@ def shared(name: str):
         with _lock:
             if name in _models:  # another request loaded it while this one waited
                 return _models[name]
+        # Files first: a model that cannot be had (offline) must not evict one that works.
+        folder = fetch(name) if is_hub_id(name) else name
+        with _lock:
             while len(_models) >= capacity():  # make room before, not after, the load
                 _models.popitem(last=False)
-        loaded = load(name)
+        loaded = load_folder(folder, name=name)
         with _lock:
             _models[name] = loaded
         return loaded

@@ -219,6 +219,9 @@ def test_shared_cache_is_bounded_and_read_only(real, no_hub, monkeypatch):
     monkeypatch.setenv("BERTGPT_REAL_MODELS", "2")
     hub.shared("gpt2")
     assert hub.held() == ["google-bert/bert-base-uncased", "gpt2"]
+    with pytest.raises(CheckpointError, match="not in the Hugging Face cache"):
+        hub.shared("gpt2-medium")  # cannot be had: evicts nothing
+    assert hub.held() == ["google-bert/bert-base-uncased", "gpt2"]
 
 
 def test_masked_lm_checkpoint_leaves_nsp_head_fresh(real, tmp_path):
