@@ -152,6 +152,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
     for n, pos in enumerate(positions):
         p = probs[n].clone()
         p[list(skip)] = 0  # a special token is never a word to fill in
+        p[tokenizer.vocab_size:] = 0  # embedding rows past the tokenizer's spell no word
         top = torch.topk(p, min(top_k, p.numel()))
         results.append({"position": pos, "candidates": [
             {"token": tokenizer.id_to_token(int(i)), "id": int(i), "prob": float(v)}

@@ -363,3 +363,19 @@ def test_half_precision_checkpoint_loads_as_float32(real, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(ids).logits, theirs(input_ids=ids).logits,
                                    atol=1e-4, rtol=0)
+
+
+def test_padded_vocabulary_never_offers_rows_past_the_tokenizer(real, tmp_path):
+    """Some checkpoints pad the embedding to a round size; those rows spell no word."""
+    folder, n = tmp_path / "padded", real["wp"].vocab_size
+    model = transformers.BertForPreTraining(transformers.BertConfig(
+        num_hidden_layers=1, hidden_size=64, num_attention_heads=2, intermediate_size=128,
+        vocab_size=n + 64))
+    with torch.no_grad():
+        model.cls.predictions.bias[n:] = 100.0  # the padded rows would win every mask
+    model.save_pretrained(folder)
+    real["wp"].save(folder / "tokenizer.json")
+    loaded = bertgpt.load(folder)
+    cands = fill_mask(loaded.model, loaded.tokenizer, "the capital of france is [MASK] .",
+                      top_k=5)[0]["candidates"]
+    assert all(c["id"] < n and c["token"] for c in cands)
