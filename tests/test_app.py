@@ -260,3 +260,20 @@ def test_bad_settings_are_refused_clearly(client):
         client.predict("gpt-5", "gpt", 1, 1, 1, 16, 1, api_name="/params")
     with pytest.raises(AppError, match="not trained a BERT"):
         client.predict(TEXT, 1, 0.15, 0.8, 0.1, 5, "own", api_name="/mask_predict")
+
+
+# ------------------------------------------------------------------ real checkpoints
+def test_real_checkpoint_offline_is_a_clear_error(client, monkeypatch, tmp_path):
+    """The selector's real entries through the API: offline with an empty cache (set in this
+    process, where the app runs) the answer is the reason, not a stack trace."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never download in a test
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(AppError, match="'bert-base-uncased' is not in the Hugging Face cache"):
+        client.predict("the capital of france is [MASK] .", 5, "bert-base-uncased",
+                       api_name="/fill_mask")
+    with pytest.raises(AppError, match="'gpt2-xl' is not in the Hugging Face cache.*OFFLINE"):
+        client.predict("gpt2-xl", "Hello", 1.0, 0, 1.0, 0, api_name="/next_token")
+    with pytest.raises(AppError, match="'bert-base-uncased' is not in the Hugging Face"):
+        client.predict("Anna is here.", "real", 1, 1, api_name="/attention")  # BERT first
+    assert client.predict("the capital of france is [MASK] .", 5, "bundled",
+                          api_name="/fill_mask")[1]  # and the bundled model still answers
