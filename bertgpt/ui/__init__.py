@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from . import i18n
 from .common import lesson
 
-TABS = ["tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "sizes"]
+TABS = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "finetune", "sizes"]
 
 HEADER = """# bertgpt — BERT & GPT pre-training, hands on
 Every tab makes one idea visible. Change a setting, press the button, read the lesson on the right.
@@ -41,10 +42,12 @@ def _coerce(component, raw: str):
         return None
 
 
-def link_query(tab_id: str, names: list[str], values: list) -> str:
+def link_query(tab_id: str, names: list[str], values: list, lang: str | None = None) -> str:
     """The query string that reopens a tab with these settings (what open_link reads)."""
     from urllib.parse import urlencode
     params = {"tab": tab_id}
+    if lang and lang != "en":
+        params["lang"] = lang  # the class sees the lesson and labels in the sender's language
     for name, value in zip(names, values):
         if value is None or value == "" or isinstance(value, (dict, list)):
             continue  # files and figures cannot travel in a link
@@ -59,12 +62,15 @@ _COPY_JS = """(q) => { const u = window.location.origin + window.location.pathna
   if (navigator.clipboard) { navigator.clipboard.writeText(u).catch(() => {}); } return u; }"""
 
 
-def _link_button(tab_id: str, links: dict):
+def _link_button(tab_id: str, links: dict, lang=None):
     """A "Copy link" button: this tab with its current settings, for the whole class."""
     names, comps = list(links), list(links.values())
+    if lang is not None:  # the language switch rides along as the last input
+        comps = comps + [lang]
     button = gr.Button("Copy link to this view", size="sm")
     box = gr.Textbox(label="Link for the class (copied)", buttons=["copy"], interactive=False)
-    button.click(lambda *values: link_query(tab_id, names, list(values)), comps, box,
+    button.click(lambda *v: link_query(tab_id, names, list(v[:len(names)]),
+                                       v[len(names)] if lang is not None else None), comps, box,
                  api_name=f"link_{tab_id}", show_progress="hidden"
                  ).then(None, box, box, js=_COPY_JS)
 
@@ -77,7 +83,13 @@ def build_app() -> gr.Blocks:
         # (a State's default is deep-copied per session; a model must never be in it).
         own = gr.State(None, time_to_live=SESSION_TTL)
         ctx = SimpleNamespace(own=own, demo=demo)
-        gr.Markdown(HEADER)
+        with gr.Row():
+            gr.Markdown(HEADER)
+            # English / 한국어: labels and lessons switch; the browser remembers (i18n.py)
+            lang = gr.Radio([(name, code) for code, name in i18n.LANGS.items()], value="en",
+                            label="Language / 언어", scale=0, min_width=200)
+        lang_stored = gr.BrowserState("en", storage_key=i18n.STORAGE_KEY)
+        lesson_panels: dict[str, gr.Markdown] = {}
         linkable: list[tuple[str, str, gr.components.Component]] = []
         with gr.Tabs(selected=TABS[0]) as tabs:
             for mod in modules:
@@ -87,9 +99,10 @@ def build_app() -> gr.Blocks:
                             links = mod.build(ctx) or {}
                         with gr.Column(scale=2, min_width=300):
                             if links:
-                                _link_button(mod.ID, links)
+                                _link_button(mod.ID, links, lang)
                             with gr.Accordion("Lesson", open=True):
-                                gr.Markdown(lesson(mod.ID), elem_classes=["lesson"])
+                                lesson_panels[mod.ID] = gr.Markdown(lesson(mod.ID),
+                                                                    elem_classes=["lesson"])
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]
         ctx.tabs = tabs
 
@@ -104,6 +117,8 @@ def build_app() -> gr.Blocks:
 
         demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
                   api_visibility="private", show_progress="hidden")
+        i18n.install(demo, lang, lang_stored, lesson_panels, lesson)
+        demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
     return demo
 
 

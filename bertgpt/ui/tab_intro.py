@@ -1,0 +1,101 @@
+"""Tab "Start here": the paradigm shift BERT and GPT made, and one experiment that shows it.
+
+Before 2018 each task trained its own model from labelled data. BERT and GPT first learn
+language from unlabelled text (pre-training), then adapt to a task: BERT by fine-tuning a
+small head, GPT by fine-tuning or, from GPT-2/GPT-3 on, by a prompt alone. The button asks
+the two bundled minis the same fact in each one's own way: nobody taught them the fact as a
+task; they picked it up while pre-training on the world corpus."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..config import PRESETS
+from ..corpus import COUNTRIES
+from ..sampling import fill_mask, generate
+from .common import friendly, get_model, one_thread
+
+ID = "intro"
+LABEL = "Start here"
+COUNTRY_NAMES = [row[0] for row in COUNTRIES]
+CAPITALS = {row[0]: row[1] for row in COUNTRIES}
+
+STAGES = """
+**Two stages instead of one model per task.**
+
+1. **Pre-training** (once, expensive): a Transformer reads a great deal of unlabelled text
+   and learns to predict words that are hidden from it. No one labels anything; the text
+   is its own teacher. What it learns is general: spelling, grammar, facts, style.
+2. **Adaptation** (per task, cheap): the pre-trained weights are the starting point.
+   **BERT** is *fine-tuned*: a small head on top, a few epochs on a labelled set.
+   **GPT** can be fine-tuned too, and from GPT-2 and GPT-3 on it can be *prompted*:
+   the task is written into the text it continues (zero-, one-, few-shot).
+"""
+
+CLOSING = ("Neither mini was ever *taught* capitals as a task. Both learned them while "
+           "pre-training on the bundled world corpus: BERT by filling in hidden words, GPT by "
+           "predicting the next one. That general knowledge is what fine-tuning and prompting "
+           "build on. The tabs that follow take each step apart.")
+CLOSING_KO = ("두 mini 모델 모두 수도를 과제로 *배운* 적이 없습니다. 내장 월드 코퍼스로 사전학습하는 "
+              "동안 스스로 익혔습니다: BERT는 가려진 단어를 채우면서, GPT는 다음 단어를 예측하면서. "
+              "미세조정과 프롬프트는 바로 이 일반 지식 위에 쌓입니다. 이어지는 탭들이 각 단계를 "
+              "하나씩 뜯어봅니다.")
+
+
+def _row(name: str) -> list[str]:
+    from ..models import count_params
+    cfg = PRESETS[name][0]
+    return [f"{cfg.n_layer}", f"{cfg.n_embd:,}", f"{cfg.n_head}", f"{cfg.vocab_size:,}",
+            f"{cfg.block_size:,}", f"{count_params(name)['published_total']:,}"]
+
+
+def side_by_side() -> str:
+    """BERT-base and GPT-2 small from the presets: almost the same size, opposite designs."""
+    bert, gpt = _row("bert-base"), _row("gpt2")
+    rows = ["layers", "width", "heads", "vocabulary", "context (tokens)", "parameters"]
+    body = "\n".join(f"| {r} | {b} | {g} |" for r, b, g in zip(rows, bert, gpt))
+    return ("| | BERT-base | GPT-2 (small) |\n|---|---|---|\n"
+            "| reads | both directions at once | left to right |\n"
+            "| learns by | filling in hidden words (MLM) + NSP | predicting the next word |\n"
+            f"{body}\n\n*Sizes and counts are computed by the core from its presets "
+            "(`bertgpt params bert-base`).*")
+
+
+@friendly
+@one_thread
+def ask_both(country: str, own=None):
+    """The same fact asked of BERT (fill in the blank) and of GPT (continue the text)."""
+    if country not in CAPITALS:
+        raise gr.Error(f"Pick a country from the list ({', '.join(COUNTRY_NAMES[:4])}, ...).")
+    bert, gpt = get_model("bert", "bundled", own), get_model("gpt", "bundled", own)
+    masked = f"the capital of {country.lower()} is [MASK] ."
+    guesses = fill_mask(bert.model, bert.tokenizer, masked, top_k=3)[0]["candidates"]
+    prompt = f"The capital of {country} is"
+    out = generate(gpt.model, gpt.tokenizer, prompt, max_new_tokens=8, temperature=0.0)
+    answer = CAPITALS[country]
+    bert_md = (f"**BERT** reads `{masked}` and fills the blank:\n\n"
+               + "\n".join(f"- **{g['token']}** {g['prob']:.0%}" for g in guesses)
+               + f"\n\n(right answer: {answer.lower()})")
+    gpt_md = (f"**GPT** continues `{prompt}` (greedy):\n\n> {prompt}**{out['text']}**"
+              f"\n\n(right answer: {answer})")
+    return bert_md, gpt_md
+
+
+def build(ctx) -> dict:
+    gr.Markdown("## Pre-train once, then adapt: the idea behind BERT and GPT")
+    gr.Markdown(STAGES)
+    gr.Markdown(side_by_side())
+    gr.Markdown("## Ask both models the same fact")
+    with gr.Row():
+        country = gr.Dropdown(COUNTRY_NAMES, value=COUNTRY_NAMES[0], label="Country")
+        go = gr.Button("Ask BERT and GPT", variant="primary")
+    with gr.Row():
+        bert_out = gr.Markdown()
+        gpt_out = gr.Markdown()
+    gr.Markdown(CLOSING)
+    go.click(ask_both, [country], [bert_out, gpt_out], api_name="intro_ask")
+    # a deep link (?tab=intro&country=Italy) changes the value after load: answer it too
+    country.change(ask_both, [country], [bert_out, gpt_out], api_visibility="private",
+                   show_progress="hidden")
+    ctx.demo.load(ask_both, [country], [bert_out, gpt_out], api_visibility="private",
+                  show_progress="hidden")
+    return {"country": country}
