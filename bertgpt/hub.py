@@ -408,7 +408,14 @@ def load(source, device=None):
     """A Hub id or a transformers-layout folder, in our from-scratch model."""
     if not is_hub_id(source):
         return load_folder(source, device)
-    return load_folder(fetch(source), device, name=source)
+    try:
+        folder = fetch(source)
+    except CheckpointError as e:
+        if source in REAL:
+            raise
+        # "runs/gpt" typed for a folder that is not there reads as a Hub id too: say both.
+        raise CheckpointError(f"no model folder {source!r} here, and as a Hub id: {e}") from None
+    return load_folder(folder, device, name=source)
 
 
 # ------------------------------------------------------------------- the app's shared cache

@@ -283,6 +283,12 @@ def test_hub_ids_and_paths_are_told_apart(real, tmp_path, monkeypatch):
     assert bertgpt.load("gpt2").record["name"].endswith("gpt2")
 
 
+def test_a_mistyped_folder_is_named_as_folder_and_as_hub_id(no_hub):
+    with pytest.raises(CheckpointError, match="no model folder 'runs/gtp' here, and as a Hub "
+                                              "id: 'runs/gtp' is not in the Hugging Face cache"):
+        bertgpt.load("runs/gtp")
+
+
 # ---------------------------------------------------------------- the app's model selector
 gr = pytest.importorskip("gradio")
 
