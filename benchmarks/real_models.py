@@ -1,7 +1,7 @@
 """Real-size BERT and GPT-2 on the CPU: the from-scratch core against transformers' pipelines.
 
-    python benchmarks/real_models.py [--repeat 5] [--tokens 50] [--bert DIR] [--gpt DIR]
-                                     [--json out.json]
+    python benchmarks/real_models.py [--repeat 5] [--tokens 50] [--bert DIR --gpt DIR]
+                                     [--random-into DIR] [--json out.json]
 
 1. Latency: one fill-mask with bert-base (ours: sampling.fill_mask; theirs:
    pipeline("fill-mask")), and --tokens new tokens of greedy gpt2 generation (ours:
@@ -143,7 +143,8 @@ def latency(paths: dict, repeat: int, tokens: int) -> dict:
             times["theirs_gen"].append(_timed(theirs_gen))
     med = {k: round(statistics.median(v), 1) for k, v in times.items()}
     out.update({f"{k}_ms": v for k, v in med.items()})
-    out["fill_mask_ratio_theirs_over_ours"] = round(med["theirs_fill_mask"] / med["ours_fill_mask"], 2)
+    out["fill_mask_ratio_theirs_over_ours"] = round(
+        med["theirs_fill_mask"] / med["ours_fill_mask"], 2)
     out["gen_ratio_theirs_over_ours"] = round(med["theirs_gen"] / med["ours_gen"], 2)
     out["ours_gen_tokens_per_s"] = round(tokens / med["ours_gen"] * 1e3, 1)
     out["theirs_gen_tokens_per_s"] = round(tokens / med["theirs_gen"] * 1e3, 1)
