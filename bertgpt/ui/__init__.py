@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from . import i18n
-from .common import lesson
+from .common import guard_inputs, lesson
 
 TABS = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "finetune", "sizes"]
 
@@ -119,7 +119,7 @@ def build_app() -> gr.Blocks:
                   api_visibility="private", show_progress="hidden")
         i18n.install(demo, lang, lang_stored, lesson_panels, lesson)
         demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
-    return demo
+    return guard_inputs(demo)  # NaN, over-long text: refused before any handler runs
 
 
 def launch(demo: gr.Blocks | None = None, **overrides):

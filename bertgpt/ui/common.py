@@ -6,6 +6,7 @@ read-only); a session's own models live in its `gr.State` (a dict arch -> Loaded
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 
 import gradio as gr
@@ -127,3 +128,62 @@ def get_model(arch: str, source: str, own: dict | None):
         raise gr.Error(f"The bundled {arch.upper()} is missing (assets/models); "
                        "rebuild it as assets/README.md explains, or train one in 'Train live'.")
     return loaded
+
+
+def as_text(s: str) -> str:
+    """User text placed inside Markdown, shown as the characters typed: `<script>` stays
+    visible text and is never parsed as HTML (html.escape; Markdown shows &lt; as <)."""
+    import html
+    return html.escape(str(s), quote=False)
+
+
+def _check_value(component, value) -> None:
+    """The checks every input gets, whatever tab it is on; a gr.Error names the field.
+    Gradio itself checks slider/number bounds and radio choices on the server, but lets
+    NaN and infinity through (every comparison with NaN is False), and enforces a
+    textbox's max_length only in the browser; an API client bypasses both."""
+    import math
+    label = getattr(component, "label", None) or "A value"
+    if isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, float) \
+            and not math.isfinite(value):
+        raise gr.Error(f"'{label}' must be a number; got {value}.")
+    limit = getattr(component, "max_length", None)
+    if isinstance(component, gr.Textbox) and limit and isinstance(value, str) \
+            and len(value) > limit:
+        raise gr.Error(f"'{label}' is {len(value):,} characters; it takes at most {limit:,}. "
+                       "Paste a shorter piece.")
+
+
+def _guarded(fn, inputs: list):
+    special = (gr.Request, gr.Progress, gr.EventData)
+
+    def check(args):
+        values = [a for a in args if not isinstance(a, special)]
+        for component, value in zip(inputs, values):
+            _check_value(component, value)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            check(args)
+            yield from fn(*args, **kwargs)
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        check(args)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
+    """Put `_check_value` in front of every event handler of the app, so no endpoint (a
+    new tab's included) sees NaN or an over-long text from a client that skips the UI.
+    Handlers taking keyword inputs or async ones are left as they are (none here)."""
+    for block_fn in demo.fns.values():
+        fn = block_fn.fn
+        if fn is None or getattr(block_fn, "input_keyword_names", None) \
+                or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            continue
+        block_fn.fn = _guarded(fn, list(block_fn.inputs))
+    return demo

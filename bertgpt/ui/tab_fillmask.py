@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import hub
 from ..sampling import fill_mask
-from .common import check_text, friendly, get_model
+from .common import as_text, check_text, friendly, get_model
 from .plots_live import as_plot, fillmask_figure, model_note
 
 ID = "fillmask"
@@ -27,8 +27,9 @@ def _filled(text: str, results: list[dict]) -> str:
 
     def one(_match):
         token = next(best, "[MASK]")
-        return f"**{token[2:]}**" if token.startswith("##") else f"**{token}**"
-    return re.sub(re.escape("[MASK]"), one, text)
+        return f"**{as_text(token[2:] if token.startswith('##') else token)}**"
+    # The user's words are escaped: "<b>" typed in the sentence is shown, not applied.
+    return re.sub(re.escape("[MASK]"), one, as_text(text))
 
 
 @friendly

@@ -13,7 +13,7 @@ import gradio as gr
 
 from .. import hub
 from ..sampling import generate, generate_stream
-from .common import friendly, friendly_gen, get_model
+from .common import as_text, friendly, friendly_gen, get_model
 from .plots_live import as_plot, distribution_figure, model_note
 
 ID = "generate"
@@ -70,7 +70,7 @@ def next_token(source, prompt, temperature, top_k, top_p, seed, own):
     title = f"Next token after “…{prompt[-40:]}”" if prompt else "First token"
     fig = distribution_figure(rows, temperature, top_k, top_p, kept=kept,
                               vocab=step.raw.numel(), title=title)
-    info = (f"Drew **{_label(tok, t['id'])}**: {t['prob']:.1%} in the distribution it was drawn "
+    info = (f"Drew **{as_text(_label(tok, t['id']))}**: {t['prob']:.1%} in the distribution it was drawn "
             f"from (the model's raw probability {t['raw_prob']:.1%}); {kept:,} of "
             f"{step.raw.numel():,} tokens survived the cuts.")
     data = {"token": t["text"], "id": t["id"], "prob": t["prob"], "raw_prob": t["raw_prob"],
@@ -120,7 +120,8 @@ def build(ctx) -> dict:
     gr.Markdown(ORDER)
     with gr.Row():
         source = gr.Dropdown(SOURCES + hub.choices("gpt"), value="bundled", label="Model")
-        seed = gr.Number(value=0, precision=0, label="Seed (same seed, same text)")
+        seed = gr.Number(value=0, precision=0, label="Seed (same seed, same text)",
+                         minimum=0, maximum=2**31 - 1)
     prompt = gr.Textbox(value="The capital of France is", label="Prompt", max_length=MAX_PROMPT)
     with gr.Row():
         temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="1 · Temperature (0 = greedy)")

@@ -24,7 +24,8 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import BertGptError
-from . import SESSION_TTL, gpu
+from . import SESSION_TTL, classroom, gpu
+from .common import as_text
 from .plots_live import as_plot, loss_figure
 
 ID = "train"
@@ -89,9 +90,12 @@ class Run:
             shutil.rmtree(Path(self.zip_path).parent, ignore_errors=True)
 
 
-def _produce(run: Run, job) -> None:
-    """The thread behind a run: drive the job, keep what it reports, rebuild the models."""
+def _produce(run: Run, job, done=None) -> None:
+    """The thread behind a run: drive the job, keep what it reports, rebuild the models;
+    `done()` at the end frees the run's place in the class's line (classroom.TrainGate)."""
     try:
+        import torch
+        torch.set_num_threads(classroom.train_threads())  # this thread only: a core stays free
         for item in job(run.spec, run.stop):
             if item["type"] == "tick":
                 run.absorb(item)
@@ -109,6 +113,8 @@ def _produce(run: Run, job) -> None:
     finally:
         run.stop.close()
         run.finished.set()
+        if done is not None:
+            done()
 
 
 def _zip(models: dict) -> str | None:
@@ -248,9 +254,10 @@ def _probes(run: Run) -> str:
     for arch, items in probes.items():
         for p in items:
             if "error" in p:
-                out.append(f"**{arch.upper()}** `{p['prompt']}`: {p['error']}")
-            elif arch == "gpt":
-                out.append(f"**GPT** (greedy) *{p['prompt']}* → `{p['text'].strip() or '…'}`")
+                out.append(f"**{arch.upper()}** `{p['prompt']}`: {as_text(p['error'])}")
+            elif arch == "gpt":  # prompts come from the user's text: shown, never parsed
+                out.append(f"**GPT** (greedy) *{as_text(p['prompt'])}* → "
+                           f"`{p['text'].strip() or '…'}`")
             else:
                 first = p["guesses"][0] if p["guesses"] else []
                 guesses = " · ".join(f"{t} {pr:.1%}" for t, pr in first)
@@ -276,6 +283,7 @@ def _merge(own: dict | None, run: Run) -> dict | None:
 
 def build(ctx) -> dict:
     job = gpu.trainer()
+    gate = classroom.TrainGate(TRAIN_CONCURRENCY, classroom.TRAIN_QUEUE)  # this app's line
     sizes = [(label, name) for name, (label, _, big) in SIZES.items() if gpu.has_gpu() or not big]
     gr.Markdown(f"**Training runs on:** {gpu.describe()}.  \nCaps per run: "
                 f"{gpu.MAX_STEPS} steps, {gpu.MAX_SECONDS:g} s, "
@@ -302,7 +310,8 @@ def build(ctx) -> dict:
         with gr.Row():
             batch = gr.Slider(4, 128, value=32, step=4, label="Batch size (sequences per step)")
             lr = gr.Number(value=3e-3, label="Peak learning rate")
-            seed = gr.Number(value=0, precision=0, label="Seed (same seed, same run)")
+            seed = gr.Number(value=0, precision=0, label="Seed (same seed, same run)",
+                             minimum=0, maximum=2**31 - 1)
     with gr.Row():
         start = gr.Button("▶ Train", variant="primary")
         stop = gr.Button("■ Stop (keeps the model)", variant="stop")
@@ -332,9 +341,23 @@ def build(ctx) -> dict:
         if previous is not None:  # one run per session: a new one replaces the last
             previous.stop.set()
             previous.cleanup()
-        run = Run(spec)
-        threading.Thread(target=contextvars.copy_context().run, args=(_produce, run, job),
-                         daemon=True, name="bertgpt-train").start()
+        try:
+            ticket = gate.join()
+        except classroom.ClassBusy as e:
+            raise gr.Error(str(e)) from None
+        started = False
+        try:  # wait for a free slot in plain sight: "you are number N"
+            while not gate.wait(ticket, gpu.TICK):
+                yield (classroom.waiting_text(gate.position(ticket), gate.slots), gr.skip(),
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            run = Run(spec)
+            threading.Thread(target=contextvars.copy_context().run,
+                             args=(_produce, run, job, lambda: gate.leave(ticket)),
+                             daemon=True, name="bertgpt-train").start()
+            started = True
+        finally:  # cancelled or gone while waiting: give the place in line back
+            if not started:
+                gate.leave(ticket)
         try:
             yield _status(run), _figure(run), _probes(run), None, gr.skip(), run
             while not run.finished.wait(gpu.TICK):
@@ -362,11 +385,13 @@ def build(ctx) -> dict:
         return _status(run, final=True), _figure(run), _probes(run), run.zip_path, _merge(own, run)
 
     inputs = [arch, size, corpus, world_k, pasted, upload, limit, seconds, steps, batch, lr, seed]
+    # The gate, not Gradio's queue, holds the line (so a waiting student sees their place
+    # and the line has an end); Gradio only bounds how many handlers exist at once.
     train_event = start.click(
         train_live, inputs + [ctx.own, run_state],
         [status, plot, probes, download, ctx.own, run_state], api_name="train",
-        concurrency_limit=TRAIN_CONCURRENCY, concurrency_id="train",
-        show_progress="full", show_progress_on=[plot])  # shows the queue position
+        concurrency_limit=gate.slots + gate.max_waiting + 2, concurrency_id="train-gate",
+        show_progress="full", show_progress_on=[plot])
     stop.click(stop_training, [run_state, ctx.own], [status, plot, probes, download, ctx.own],
                api_name="stop_training", cancels=[train_event], concurrency_limit=None,
                show_progress="hidden")

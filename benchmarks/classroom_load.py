@@ -1,0 +1,324 @@
+"""A class at once: N simulated students (default 30) against one app server on 127.0.0.1.
+
+Each student is a `gradio_client.Client` (its own session) that walks the course: every
+tab's main action, with think time between clicks. Every third student also trains a tiny
+BERT + GPT on a text with words only they use (e.g. "zqbadx"), then asks their own models
+to fill a mask and to generate; the others ask for "own" models they never trained. A leak
+is any answer that carries another student's word, or an own model answering a student
+who trained none. Bounded: at most --duration seconds of clicking, loopback only.
+
+Reports per endpoint p50/p95/p99 latency (client-side, queue wait included), the same for
+calls made while some training ran, errors, the training line (place told, completed,
+refused), leaks, and the server's peak RSS (sampled from /proc). Run:
+
+    python benchmarks/classroom_load.py --students 30 --duration 240 --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ("import os; os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE');"
+          "from bertgpt.ui import build_app, launch;"
+          "launch(build_app(), server_port={port}, quiet=True)")
+
+
+def marker(i: int) -> str:
+    """A word only student i uses: zq + three letters + x (zqaaax, zqbaax, ...)."""
+    letters = "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3))
+    return f"zq{letters}x"
+
+
+def student_text(word: str) -> str:
+    return (f"the {word} eats fish . the dog sees the {word} . every morning the {word} "
+            f"walks to the park and the {word} sings .\n\n") * 60
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Rss:
+    """Samples a process's resident memory from /proc twice a second; keeps the peak."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_kb, self.last_kb = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            try:
+                text = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            kb = int(re.search(r"VmRSS:\s+(\d+)", text).group(1))
+            self.last_kb, self.peak_kb = kb, max(self.peak_kb, kb)
+
+    def stop(self):
+        self._stop.set()
+
+
+class Log:
+    """Every call: (endpoint, seconds, ok, training_active); plus the leak and train books."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, float, bool, bool]] = []
+        self.errors: list[str] = []
+        self.leaks: list[str] = []
+        self.owned = 0
+        self.training = 0  # students whose run is training right now (client view)
+        self.trains = {"completed": 0, "refused_busy": 0, "told_position": 0, "max_position": 0,
+                       "waits": []}
+
+    def call(self, name, seconds, ok, during):
+        with self.lock:
+            self.calls.append((name, seconds, ok, during))
+
+    def error(self, text):
+        with self.lock:
+            self.errors.append(text)
+
+
+def args_for(api: dict, name: str, **over) -> list:
+    """Positional arguments for an endpoint: the app's own defaults, with overrides by name."""
+    params = api["named_endpoints"][name]["parameters"]
+    return [over.get(p["parameter_name"], p.get("parameter_default")) for p in params]
+
+
+def timed(log: Log, client, api, name, expect_error: str | None = None, **over):
+    during = log.training > 0
+    start = time.perf_counter()
+    try:
+        out = client.predict(*args_for(api, name, **over), api_name=name)
+    except Exception as e:  # noqa: BLE001  (anything from the app or the wire counts)
+        msg = getattr(e, "message", None) or str(e)
+        seconds = time.perf_counter() - start
+        if expect_error and re.search(expect_error, msg):
+            log.call(name, seconds, True, during)
+            return e
+        log.call(name, seconds, False, during)
+        log.error(f"{name}: {msg[:200]}")
+        return None
+    log.call(name, time.perf_counter() - start, expect_error is None, during)
+    if expect_error:  # an answer where a refusal was due: a session got another's model
+        log.error(f"{name}: answered, expected {expect_error!r}")
+    return out
+
+
+def words(value) -> set[str]:
+    return set(re.findall(r"[a-z]+", json.dumps(value).lower()))
+
+
+def train(log: Log, client, api, i: int, seconds: float, deadline: float) -> bool:
+    """Train a tiny BERT + GPT on student i's text; True once the models are theirs."""
+    args = args_for(api, "/train", arch="both", size="tiny", corpus="paste",
+                    pasted=student_text(marker(i)), limit="time", seconds=seconds, seed=i)
+    while time.time() < deadline:
+        start, trained_from = time.perf_counter(), None
+        told = False
+        job = client.submit(*args, api_name="/train")
+        try:
+            for out in job:
+                status = out[0] if isinstance(out, (list, tuple)) else ""
+                m = re.search(r"number (\d+) in line", status or "")
+                if m:
+                    with log.lock:
+                        log.trains["told_position"] += not told  # once per run
+                        told = True
+                        log.trains["max_position"] = max(log.trains["max_position"],
+                                                         int(m.group(1)))
+                elif trained_from is None:
+                    trained_from = time.perf_counter()
+                    with log.lock:
+                        log.training += 1
+                        log.trains["waits"].append(trained_from - start)
+            job.result()
+            with log.lock:
+                log.trains["completed"] += 1
+            return True
+        except AppError as e:
+            if "class is busy" in (e.message or ""):
+                with log.lock:
+                    log.trains["refused_busy"] += 1
+                time.sleep(10)  # told the line's length: explore, then try again
+                continue
+            log.error(f"/train: {(e.message or str(e))[:200]}")
+            return False
+        finally:
+            log.call("/train", time.perf_counter() - start, True, False)
+            if trained_from is not None:
+                with log.lock:
+                    log.training -= 1
+    return False
+
+
+def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyone: list[str]):
+    rng = random.Random(i)
+    client = Client(url, verbose=False)
+
+    def think():
+        time.sleep(rng.uniform(0.5, 1.5) * opts.think)
+        return time.time() < deadline
+
+    steps = [
+        ("/tokenize", {"text": f"Student {i} tokenizes unbelievably long words"}),
+        ("/mask", {"seed": i}), ("/mask_predict", {"seed": i}), ("/pairs", {"seed": i}),
+        ("/nsp_predict", {}), ("/masks", {"seed": i}), ("/attention", {}), ("/params", {}),
+        ("/fill_mask", {"source": "bundled"}),
+        ("/next_token", {"source": "bundled", "seed": i}),
+        ("/generate", {"source": "bundled", "seed": i, "max_tokens": 20}),
+    ]
+    trains = i % 3 == 0
+    for name, over in steps:
+        if not think():
+            return
+        if name in api["named_endpoints"]:
+            timed(log, client, api, name, **over)
+    if trains and think():
+        if not train(log, client, api, i, opts.train_seconds, deadline):
+            return
+        mine, others = marker(i), set(everyone) - {marker(i)}
+        out = [timed(log, client, api, "/fill_mask", source="own", top_k=20,
+                     text=f"the [MASK] eats fish ."),
+               timed(log, client, api, "/generate", source="own", temperature=0, max_tokens=20,
+                     prompt="the", seed=i)]
+        seen = words(out)
+        with log.lock:
+            log.leaks += [f"student {i} got {w}" for w in seen & others]
+            log.owned += mine in seen
+    elif think():  # never trained: "own" must be refused, never someone else's model
+        timed(log, client, api, "/generate", expect_error="not trained", source="own")
+        timed(log, client, api, "/fill_mask", expect_error="not trained", source="own")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def summarize(log: Log, rss: Rss | None, opts, seconds: float) -> dict:
+    endpoints = {}
+    for name in sorted({c[0] for c in log.calls}):
+        all_ = [c[1] for c in log.calls if c[0] == name]
+        during = [c[1] for c in log.calls if c[0] == name and c[3]]
+        endpoints[name] = {"n": len(all_), "errors": sum(not c[2] for c in log.calls
+                                                         if c[0] == name),
+                           "p50": pct(all_, .5), "p95": pct(all_, .95), "p99": pct(all_, .99),
+                           "n_during_training": len(during), "p95_during_training":
+                           pct(during, .95)}
+    waits = log.trains["waits"]
+    return {"students": opts.students, "seconds": round(seconds, 1), "endpoints": endpoints,
+            "errors": log.errors, "leaks": log.leaks, "own_models_confirmed": log.owned,
+            "training": {**{k: v for k, v in log.trains.items() if k != "waits"},
+                         "wait_p50": pct(waits, .5), "wait_max": max(waits, default=0.0)},
+            "peak_rss_mb": round(rss.peak_kb / 1024, 1) if rss else None,
+            "cpus": os.cpu_count()}
+
+
+def print_report(r: dict) -> None:
+    print(f"\n{r['students']} students, {r['seconds']} s, {r['cpus']} CPUs; "
+          f"server peak RSS {r['peak_rss_mb']} MB")
+    print(f"{'endpoint':16} {'n':>4} {'err':>4} {'p50':>7} {'p95':>7} {'p99':>7} "
+          f"{'n(train)':>8} {'p95(train)':>10}")
+    for name, e in r["endpoints"].items():
+        print(f"{name:16} {e['n']:4} {e['errors']:4} {e['p50']:7.3f} {e['p95']:7.3f} "
+              f"{e['p99']:7.3f} {e['n_during_training']:8} {e['p95_during_training']:10.3f}")
+    t = r["training"]
+    print(f"training: {t['completed']} completed, {t['refused_busy']} refused (class busy), "
+          f"longest line {t['max_position']}, wait p50 {t['wait_p50']:.1f} s, "
+          f"max {t['wait_max']:.1f} s")
+    print(f"errors: {len(r['errors'])}  leaks: {len(r['leaks'])}  own models confirmed by "
+          f"their words: {r['own_models_confirmed']}")
+    for e in r["errors"][:10]:
+        print("  error:", e)
+    for leak in r["leaks"][:10]:
+        print("  leak:", leak)
+
+
+def start_server(env_extra: dict | None = None):
+    port = free_port()
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited: {proc.stderr.read()[-2000:]}")
+        try:
+            return proc, url, Client(url, verbose=False)
+        except Exception:  # noqa: BLE001  (not listening yet)
+            time.sleep(1)
+    proc.kill()
+    raise RuntimeError("the server did not start in 300 s")
+
+
+def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=None) -> dict:
+    opts = argparse.Namespace(students=students, duration=duration, think=think,
+                              train_seconds=train_seconds)
+    proc, url, first = start_server(env)
+    rss = Rss(proc.pid)
+    try:
+        api = first.view_api(return_format="dict", print_info=False)
+        log, start = Log(), time.time()
+        deadline = start + duration
+        everyone = [marker(i) for i in range(students)]
+        threads = [threading.Thread(target=student, args=(i, url, api, log, opts, deadline,
+                                                          everyone), daemon=True)
+                   for i in range(students)]
+        for t in threads:
+            t.start()
+            time.sleep(0.2)  # a class arrives within seconds, not in one instant
+        for t in threads:
+            t.join(max(1.0, deadline + 120 - time.time()))  # bounded even if a call hangs
+        stuck = sum(t.is_alive() for t in threads)
+        if stuck:
+            log.error(f"{stuck} students still waiting for an answer after the deadline")
+        return summarize(log, rss, opts, time.time() - start)
+    finally:
+        rss.stop()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--students", type=int, default=30)
+    p.add_argument("--duration", type=float, default=240.0, help="seconds of clicking, at most")
+    p.add_argument("--think", type=float, default=2.0, help="mean seconds between clicks")
+    p.add_argument("--train-seconds", type=float, default=5.0)
+    p.add_argument("--json", help="also write the report here")
+    a = p.parse_args(argv)
+    report = classroom(a.students, a.duration, a.think, a.train_seconds)
+    print_report(report)
+    if a.json:
+        Path(a.json).write_text(json.dumps(report, indent=2))
+    return 1 if report["errors"] or report["leaks"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""A class on one server: the training line (ui/classroom.py) and a small classroom load
+run (benchmarks/classroom_load.py: 5 students, about a minute) that must end with zero
+errors and zero leaks between sessions. Latency is not asserted here (CI machines are
+noisy); the benchmark reports it."""
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bertgpt.ui.classroom import ClassBusy, TrainGate, train_threads, waiting_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+
+def test_gate_lets_slots_train_and_lines_up_the_rest():
+    gate = TrainGate(slots=1, max_waiting=2)
+    a, b, c = gate.join(), gate.join(), gate.join()
+    assert gate.wait(a, 0) and not gate.wait(b, 0.01)
+    assert [gate.position(t) for t in (a, b, c)] == [0, 1, 2]
+    with pytest.raises(ClassBusy, match="you would be number 3 in line") as busy:
+        gate.join()
+    assert busy.value.position == 3
+    gate.leave(a)                       # a's run ends: b trains, c moves up
+    assert gate.wait(b, 0) and gate.position(c) == 1
+    gate.leave(c)                       # c gave up while waiting
+    assert gate.counts() == {"training": 1, "waiting": 0}
+    gate.leave(c)                       # twice is harmless
+    d = gate.join()
+    assert gate.position(d) == 1
+
+
+def test_a_waiting_run_starts_when_a_slot_frees():
+    gate = TrainGate(slots=1, max_waiting=5)
+    first, second = gate.join(), gate.join()
+    started = threading.Event()
+    threading.Thread(target=lambda: gate.wait(second, 10) and started.set()).start()
+    assert not started.wait(0.1)
+    gate.leave(first)
+    assert started.wait(5)
+
+
+def test_training_keeps_a_core_for_the_other_tabs(monkeypatch):
+    monkeypatch.delenv("BERTGPT_TRAIN_THREADS", raising=False)
+    assert train_threads(2) == 1 and train_threads(1) == 1 and train_threads(16) >= 8
+    monkeypatch.setenv("BERTGPT_TRAIN_THREADS", "3")
+    assert train_threads(2) == 3
+    assert "number 4 in line" in waiting_text(4, 1)
+
+
+@pytest.mark.slow
+def test_five_students_no_errors_no_leaks():
+    classroom_load = pytest.importorskip("classroom_load")
+    report = classroom_load.classroom(students=5, duration=45, think=1.0, train_seconds=3)
+    assert report["errors"] == [], report["errors"]
+    assert report["leaks"] == []
+    # Students 0 and 3 trained: both finished, and their own models answered with their words.
+    assert report["training"]["completed"] == 2
+    assert report["own_models_confirmed"] >= 1
+    # Every tab's main action was exercised, and the non-trainers' "own" was refused.
+    for name in ("/tokenize", "/mask", "/attention", "/fill_mask", "/generate", "/train"):
+        assert report["endpoints"][name]["n"] >= 1, name
+    assert report["peak_rss_mb"] and report["peak_rss_mb"] > 100
