@@ -200,6 +200,17 @@ def cmd_finetune(args):
         f"{k} {v:.3f}" for k, v in base.items() if isinstance(v, float)))
 
 
+def cmd_lessons(args):
+    from .lessons import export
+    written = export(args.export, app_url=args.app_url)
+    if not written:
+        raise BertGptError("no lessons found under lessons/en or lessons/ko")
+    if args.json:
+        return {"written": [str(p) for p in written]}
+    for path in written:
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bertgpt", description="BERT and GPT pre-training, from scratch.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -271,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lr", type=float)
     sp.add_argument("--freeze", action="store_true", help="train only the head")
     sp.add_argument("--seed", type=int, default=0)
+    sp = add("lessons", cmd_lessons, "write the lessons as one printable HTML file per language")
+    sp.add_argument("--export", required=True, metavar="DIR", help="folder to write into")
+    sp.add_argument("--app-url", default="http://127.0.0.1:7860/",
+                    help="where the lessons' links to the app's tabs should point")
     return p
 
 
