@@ -104,7 +104,7 @@ def curve_figure(runs: dict, metric: str, baseline: float | None) -> dict:
         notes.append({"text": f"baseline {baseline:.2f}", "xref": "x2 domain", "x": 1,
                       "xanchor": "right", "yref": "y2", "y": baseline, "yanchor": "bottom",
                       "showarrow": False, "font": {"color": "#555", "size": 12}})
-    layout = {**BASE, "height": 380, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
+    layout = {**BASE, "height": 400, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
               "title": {"text": "Same head, same budget: pre-trained vs random init"},
               "xaxis": _axis(domain=[0, 0.46], title={"text": "step"}),
               "yaxis": _axis(title={"text": "training loss"}, rangemode="tozero"),
@@ -112,7 +112,7 @@ def curve_figure(runs: dict, metric: str, baseline: float | None) -> dict:
               "yaxis2": _axis(anchor="x2", range=[0, 1.05],
                               title={"text": f"held-out {METRIC_NAME.get(metric, metric)}"}),
               "shapes": shapes, "annotations": notes, "uirevision": "curve",
-              "legend": {"orientation": "h", "y": -0.2, "yanchor": "top"}}
+              "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
     return {"data": data, "layout": layout}
 
 
@@ -232,19 +232,26 @@ def inspect(text, question, tuned):
             for i, m in tuned["models"].items()}
     pre, scratch = outs["pre-trained"], outs["scratch"]
     hide = gr.update(visible=False)
+    what = {"classify": "classification", "qa": "question answering", "ner": "entity tags"}
+    note = (f"*These are the heads you last fine-tuned, for {what[task]}: press ▶ again to "
+            "fine-tune for another task.*\n\n")
     if task == "classify":
-        md = "Scratch model: " + ", ".join(f"{k} {v:.2f}" for k, v in scratch["probs"].items())
+        md = note + "Scratch model: " + ", ".join(f"{k} {v:.2f}"
+                                                   for k, v in scratch["probs"].items())
         return gr.update(value=pre["probs"], visible=True), hide, hide, md
     if task == "qa":
-        md = f"Scratch model's answer: “{scratch['answer']}” (p = {scratch['prob']:.2f})."
+        md = note + f"Scratch model's answer: “{scratch['answer']}” (p = {scratch['prob']:.2f})."
         return hide, gr.update(value=as_plot(_qa_figure(pre)), visible=True), hide, md
-    chips, tag = [], None
-    for r in pre["tokens"]:
+    chips, tag, pos = [], None, 0
+    for r in pre["tokens"]:  # the text between tokens is kept, so spaces stay as typed
         tag = tag if r["continues"] else (None if r["tag"] == "O" else r["tag"][2:])
-        chips.append((("" if r["continues"] else " ") + r["token"], tag))
+        if r["start"] > pos:
+            chips.append((text[pos:r["start"]], None))
+        chips.append((text[r["start"]:r["end"]], tag))
+        pos = r["end"]
     rows = "\n".join(f"| {r['token']} | {r['tag'] if not r['continues'] else '(same word)'} | "
                      f"{r['prob']:.2f} |" for r in pre["tokens"])
-    md = (f"| token | tag | probability |\n|---|---|---|\n{rows}\n\nScratch model's entities: "
+    md = (note + f"| token | tag | probability |\n|---|---|---|\n{rows}\n\nScratch model's entities: "
           + (", ".join(f"{e['text']} ({e['type']})" for e in scratch["entities"]) or "none"))
     return hide, hide, gr.update(value=chips, visible=True), md
 
