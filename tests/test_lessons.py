@@ -278,3 +278,16 @@ def test_cli_lessons_export_prints_what_it_wrote(tmp_path, capsys):
     assert main(["lessons", "--export", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "lessons-en.html") in out and str(tmp_path / "lessons-ko.html") in out
+
+
+@pytest.mark.parametrize("lang", L.LANGS)
+@pytest.mark.parametrize("name", FILES)
+def test_emphasis_renders(lang, name):
+    """No `**` left over after rendering. CommonMark does not close `**15%**` when a
+    letter follows the closing `**` (Korean `**15%**를`): the reader sees the asterisks.
+    Write `**15%**를` as `**15%를**`, or `<b>15%</b>를`."""
+    import re
+    page = L._md().render(_lesson(lang, name).text)
+    prose = re.sub(r"<(pre|code)>.*?</\1>", "", page, flags=re.S)
+    left = re.findall(r".{0,30}\*\*.{0,30}", prose)
+    assert not left, f"{lang}/{name}: unrendered bold: {left[:3]}"

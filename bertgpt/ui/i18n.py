@@ -182,6 +182,39 @@ KO = {
     "Sampled with your settings": "내 설정으로 샘플링",
     "Greedy (always the most likely token)": "탐욕적 (항상 가장 그럴듯한 토큰)",
     "Both texts, every token's probability": "두 텍스트, 토큰마다의 확률",
+    # Fine-tune
+    "Fine-tune": "미세조정 (fine-tuning)",
+    "Task": "과제",
+    "Sentiment of reviews (classification)": "리뷰 감성 (분류)",
+    "Question answering (answer spans)": "질의응답 (정답 구간)",
+    "Entity tags (NER)": "개체명 태그 (NER)",
+    "My labelled CSV (text,label)": "내 레이블 CSV (text,label)",
+    "Pre-trained BERT": "사전학습된 BERT",
+    "Labelled CSV: one `text,label` per line (quote text with commas)":
+        "레이블 CSV: 한 줄에 `text,label` 하나 (쉼표가 든 텍스트는 따옴표로)",
+    "Labelled training examples": "레이블된 학습 예제 수",
+    "all": "전체",
+    "Budget: optimizer steps (both models)": "예산: 옵티마이저 스텝 (두 모델 모두)",
+    "Freeze the encoder (train the head only)": "인코더 고정 (헤드만 학습)",
+    "▶ Fine-tune both": "▶ 둘 다 미세조정",
+    "Data-efficiency sweep (16 / 64 / 256 / all)": "데이터 효율 실험 (16 / 64 / 256 / 전체)",
+    "■ Stop": "■ 멈춤",
+    "Learning curves": "학습 곡선",
+    "Data efficiency": "데이터 효율",
+    "Text (the passage, for QA)": "텍스트 (QA용 지문)",
+    "Question (QA only)": "질문 (QA 전용)",
+    "Inspect the prediction": "예측 살펴보기",
+    "[CLS] → label probabilities": "[CLS] → 레이블 확률",
+    "Start / end distributions over the passage": "지문 위의 시작 / 끝 분포",
+    "Entity tags (first piece of each word decides)": "개체명 태그 (단어의 첫 조각이 결정)",
+    "Capital of a country": "나라의 수도",
+    "Sentiment of reviews": "리뷰 감성",
+    "QA on a passage": "지문 질의응답",
+    "k: solved examples in the prompt (scores 0 … k)": "k: 프롬프트 속 풀이 예시 수 (0 … k 로 채점)",
+    "Score GPT with 0 … k examples": "예시 0 … k 개로 GPT 채점",
+    "Few-shot score": "퓨샷 (few-shot) 점수",
+    "The prompt actually fed to GPT (first question, largest k)":
+        "GPT에 실제로 들어간 프롬프트 (첫 질문, 가장 큰 k)",
     # BERT vs GPT & sizes
     "BERT vs GPT & sizes": "BERT 대 GPT와 모델 크기",
     "Preset": "프리셋",
@@ -273,7 +306,8 @@ def tr(text: str, lang: str) -> str:
 
 
 def translated(text: str) -> bool:
-    return text in KEEP or tr(text, "ko") != text
+    """Korean has it, or it reads the same in Korean (KEEP, or no Latin letters: "16")."""
+    return text in KEEP or not re.search(r"[A-Za-z]", text) or tr(text, "ko") != text
 
 
 def update(found: dict, lang: str):
