@@ -213,8 +213,9 @@ def _qa_figure(out: dict) -> dict:
     layout = {**BASE, "height": 380, "showlegend": False, "margin": {"l": 60, "r": 20, "t": 40, "b": 80},
               "title": {"text": f"Answer: “{out['answer']}” (p = {out['prob']:.2f}); "
                                 "orange = chosen start / end"},
-              "xaxis": _axis(tickvals=xs, ticktext=out["tokens"], tickangle=-60, anchor="y"),
-              "yaxis": _axis(domain=[0.55, 1], title={"text": "P(start)"}, tickformat=".0%"),
+              "xaxis": _axis(tickvals=xs, ticktext=out["tokens"], tickangle=-60, anchor="y2"),
+              "yaxis": _axis(domain=[0.55, 1], title={"text": "P(start)"}, tickformat=".0%",
+                             anchor="x"),
               "yaxis2": _axis(domain=[0, 0.45], title={"text": "P(end)"}, tickformat=".0%",
                               anchor="x")}
     return {"data": data, "layout": layout}
@@ -285,8 +286,10 @@ def gpt_prompting(task, k, source, own=None):
         points.append(r)
         items = "\n".join(f"| {'✓' if it['correct'] else '✗'} | {it['gold']} | {it['output']} |"
                           for it in r["items"][:8])
+        which = "capital questions (facts GPT read in pre-training: only the format is new)" \
+            if task == "capital" else "held-out questions"
         md = (f"**k = {r['k']}**: {metric.replace('_', ' ')} **{r[metric]:.3f}** on "
-              f"{r['examples']} held-out questions; examples the prompt could hold: "
+              f"{r['examples']} {which}; examples the prompt could hold: "
               f"{r['k_used_mean']:.1f} on average (GPT reads {loaded.cfg.block_size} tokens)."
               f"\n\n| | expected | GPT said |\n|---|---|---|\n{items}")
         yield as_plot(_gpt_figure(points, metric)), r["items"][0]["prompt"], md
