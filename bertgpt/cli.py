@@ -169,7 +169,11 @@ def cmd_finetune(args):
     cfg = ft.default_config(args.task, steps=args.steps, batch_size=args.batch, lr=args.lr,
                             seed=args.seed, freeze=args.freeze or None, eval_every=0)
     if args.sweep:
-        sizes = tuple(None if s == "all" else int(s) for s in args.sizes.split(","))
+        try:
+            sizes = tuple(None if s.strip() == "all" else int(s) for s in args.sizes.split(","))
+        except ValueError:
+            raise BertGptError(f"--sizes takes counts and 'all' separated by commas, e.g. "
+                               f"16,64,256,all; got {args.sizes!r}") from None
         for ev in ft.sweep(args.task, m, data, sizes=sizes, cfg=cfg):
             if ev["type"] == "progress" and not args.json:
                 r = ev["row"]
