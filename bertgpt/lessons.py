@@ -299,7 +299,7 @@ def _figure_mlm(t: dict) -> str:
         ax.text(bar.get_x() + bar.get_width() / 2, n, f"{n} ({n / total:.0%})", ha="center",
                 va="bottom")
     ax.set_ylim(0, max(counts) * 1.2)
-    ax.set_title(f"{total} / {len(ids)}")
+    ax.set_title(f"{total:,} of {len(ids):,} tokens selected ({total / len(ids):.1%})")
     return _svg(fig)
 
 
