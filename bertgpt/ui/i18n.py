@@ -257,6 +257,9 @@ def markdown_table() -> dict[str, str]:
    과제를 이어 쓸 텍스트 안에 적어 줍니다 (zero-shot, one-shot, few-shot).
 """,
         "## Ask both models the same fact": "## 두 모델에게 같은 사실 묻기",
+        "## BERT and GPT, side by side": "## BERT와 GPT, 나란히",
+        "## How many parameters? Where do they live?": "## 파라미터는 몇 개이고, 어디에 있을까?",
+        "### Ask BERT: does B follow A?": "### BERT에게 묻기: B가 A 다음에 올까?",
         tab_intro.CLOSING: tab_intro.CLOSING_KO,
     }
 

@@ -75,7 +75,8 @@ def ask_both(country: str, own=None):
     bert_md = (f"**BERT** reads `{masked}` and fills the blank:\n\n"
                + "\n".join(f"- **{g['token']}** {g['prob']:.0%}" for g in guesses)
                + f"\n\n(right answer: {answer.lower()})")
-    gpt_md = (f"**GPT** continues `{prompt}` (greedy):\n\n> {prompt}**{out['text']}**"
+    # the space goes outside the bold: "** Paris" would not render as bold (CommonMark)
+    gpt_md = (f"**GPT** continues `{prompt}` (greedy):\n\n> {prompt} **{out['text'].strip()}**"
               f"\n\n(right answer: {answer})")
     return bert_md, gpt_md
 

@@ -1,0 +1,29 @@
+"""The "Start here" tab (bertgpt/ui/tab_intro.py): sizes from the core, both minis answer."""
+import gradio as gr
+import pytest
+
+from bertgpt.assets import bundled
+from bertgpt.models import count_params
+from bertgpt.ui import tab_intro
+
+
+def test_side_by_side_counts_come_from_the_core():
+    table = tab_intro.side_by_side()
+    assert f"{count_params('bert-base')['published_total']:,}" in table   # 109,482,240
+    assert f"{count_params('gpt2')['published_total']:,}" in table        # 124,439,808
+    assert "| layers | 12 | 12 |" in table and "| vocabulary | 30,522 | 50,257 |" in table
+
+
+@pytest.mark.skipif(bundled("bert") is None or bundled("gpt") is None,
+                    reason="bundled minis missing (assets/README.md rebuilds them)")
+def test_both_minis_know_the_capital():
+    bert_md, gpt_md = tab_intro.ask_both("France")
+    assert "the capital of france is [MASK] ." in bert_md
+    first = bert_md.split("- **", 1)[1].split("**", 1)[0]
+    assert first == "paris"                       # BERT's first choice
+    assert "> The capital of France is **Paris" in gpt_md            # GPT's greedy text
+
+
+def test_unknown_country_is_a_clear_error():
+    with pytest.raises(gr.Error, match="Pick a country"):
+        tab_intro.ask_both("Atlantis")
