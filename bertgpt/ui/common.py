@@ -176,11 +176,26 @@ def _guarded(fn, inputs: list):
     return wrapper
 
 
+def _checked_preprocess(component):
+    """The component's own preprocess, after `_check_value`: a Number with precision 0
+    rounds in preprocess, where NaN raises a bare ValueError (a "crash" for the client)
+    before any handler could refuse it."""
+    original = component.preprocess
+
+    def preprocess(payload):
+        _check_value(component, payload)
+        return original(payload)
+    return preprocess
+
+
 def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
     """Put `_check_value` in front of every event handler of the app, so no endpoint (a
     new tab's included) sees NaN or an over-long text from a client that skips the UI.
     Handlers taking keyword inputs or async ones are left as they are (none here)."""
     for block_fn in demo.fns.values():
+        for comp in block_fn.inputs:
+            if isinstance(comp, (gr.Slider, gr.Number)) and "preprocess" not in vars(comp):
+                comp.preprocess = _checked_preprocess(comp)  # this instance only
         fn = block_fn.fn
         if fn is None or getattr(block_fn, "input_keyword_names", None) \
                 or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
