@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -173,7 +174,15 @@ def train(log: Log, client, api, i: int, seconds: float, deadline: float) -> boo
 
 def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyone: list[str]):
     rng = random.Random(i)
-    client = Client(url, verbose=False)
+    start = time.perf_counter()
+    try:  # httpx's default 5 s timeout is shorter than a busy server's first page, and the
+        # event stream idles while a student thinks: like a browser, wait (the run is bounded)
+        client = Client(url, verbose=False,
+                        httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
+    except Exception as e:  # noqa: BLE001
+        log.error(f"connect: {type(e).__name__}: {e}")
+        return
+    log.call("(connect)", time.perf_counter() - start, True, False)
 
     def think():
         time.sleep(rng.uniform(0.5, 1.5) * opts.think)
@@ -274,7 +283,8 @@ def start_server(env_extra: dict | None = None):
     raise RuntimeError("the server did not start in 300 s")
 
 
-def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=None) -> dict:
+def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=None,
+              arrive=30.0) -> dict:
     opts = argparse.Namespace(students=students, duration=duration, think=think,
                               train_seconds=train_seconds)
     proc, url, first = start_server(env)
@@ -289,7 +299,7 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
                    for i in range(students)]
         for t in threads:
             t.start()
-            time.sleep(0.2)  # a class arrives within seconds, not in one instant
+            time.sleep(arrive / max(students, 1))  # a class opens the page within a minute
         for t in threads:
             t.join(max(1.0, deadline + 120 - time.time()))  # bounded even if a call hangs
         stuck = sum(t.is_alive() for t in threads)
@@ -311,9 +321,10 @@ def main(argv=None) -> int:
     p.add_argument("--duration", type=float, default=240.0, help="seconds of clicking, at most")
     p.add_argument("--think", type=float, default=2.0, help="mean seconds between clicks")
     p.add_argument("--train-seconds", type=float, default=5.0)
+    p.add_argument("--arrive", type=float, default=30.0, help="seconds over which students join")
     p.add_argument("--json", help="also write the report here")
     a = p.parse_args(argv)
-    report = classroom(a.students, a.duration, a.think, a.train_seconds)
+    report = classroom(a.students, a.duration, a.think, a.train_seconds, arrive=a.arrive)
     print_report(report)
     if a.json:
         Path(a.json).write_text(json.dumps(report, indent=2))

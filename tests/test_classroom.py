@@ -51,7 +51,8 @@ def test_training_keeps_a_core_for_the_other_tabs(monkeypatch):
 @pytest.mark.slow
 def test_five_students_no_errors_no_leaks():
     classroom_load = pytest.importorskip("classroom_load")
-    report = classroom_load.classroom(students=5, duration=45, think=1.0, train_seconds=3)
+    report = classroom_load.classroom(students=5, duration=45, think=1.0, train_seconds=3,
+                                      arrive=5)
     assert report["errors"] == [], report["errors"]
     assert report["leaks"] == []
     # Students 0 and 3 trained: both finished, and their own models answered with their words.
