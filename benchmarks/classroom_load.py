@@ -32,7 +32,8 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ("import os; os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE');"
+SERVER = ("import os, faulthandler, signal; os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE');"
+          "faulthandler.register(signal.SIGUSR1, all_threads=True);"  # stacks on demand
           "from bertgpt.ui import build_app, launch;"
           "launch(build_app(), server_port={port}, quiet=True)")
 
@@ -55,23 +56,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc): the server, its fork server and
+    the training processes it starts."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{tid}/children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+    except (OSError, AttributeError):
+        return 0
+
+
 class Rss:
-    """Samples a process's resident memory from /proc twice a second; keeps the peak."""
+    """Samples resident memory from /proc twice a second and keeps the peaks: the server
+    process alone, and the server with every process it started (training runs in its
+    own process). Shared pages count once per process, so the sum overstates a little."""
 
     def __init__(self, pid: int):
-        self.pid, self.peak_kb, self.last_kb = pid, 0, 0
+        self.pid, self.peak_kb, self.peak_tree_kb, self.last_kb = pid, 0, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self):
         while not self._stop.wait(0.5):
-            try:
-                text = Path(f"/proc/{self.pid}/status").read_text()
-            except OSError:
+            kb = rss_kb(self.pid)
+            if not kb:
                 return
-            kb = int(re.search(r"VmRSS:\s+(\d+)", text).group(1))
+            total = sum(rss_kb(p) for p in tree(self.pid))
             self.last_kb, self.peak_kb = kb, max(self.peak_kb, kb)
+            self.peak_tree_kb = max(self.peak_tree_kb, total)
 
     def stop(self):
         self._stop.set()
@@ -107,6 +132,9 @@ def args_for(api: dict, name: str, **over) -> list:
 
 def timed(log: Log, client, api, name, expect_error: str | None = None, **over):
     during = log.training > 0
+    # A student's own model is reported apart from the bundled one: its first call is the
+    # session's first use of a freshly trained model.
+    label = f"{name} (own)" if over.get("source") == "own" else name
     start = time.perf_counter()
     try:
         out = client.predict(*args_for(api, name, **over), api_name=name)
@@ -114,19 +142,34 @@ def timed(log: Log, client, api, name, expect_error: str | None = None, **over):
         msg = getattr(e, "message", None) or str(e)
         seconds = time.perf_counter() - start
         if expect_error and re.search(expect_error, msg):
-            log.call(name, seconds, True, during)
+            log.call(label, seconds, True, during)
             return e
-        log.call(name, seconds, False, during)
-        log.error(f"{name}: {msg[:200]}")
+        log.call(label, seconds, False, during)
+        log.error(f"{label}: {msg[:200]}")
         return None
-    log.call(name, time.perf_counter() - start, expect_error is None, during)
+    log.call(label, time.perf_counter() - start, expect_error is None, during)
     if expect_error:  # an answer where a refusal was due: a session got another's model
-        log.error(f"{name}: answered, expected {expect_error!r}")
+        log.error(f"{label}: answered, expected {expect_error!r}")
     return out
 
 
 def words(value) -> set[str]:
     return set(re.findall(r"[a-z]+", json.dumps(value).lower()))
+
+
+def updates(job, every: float = 0.25):
+    """A streaming job's outputs as they come, looked at four times a second like a page
+    repainting. Iterating the Job itself polls every millisecond: ten students training
+    then burned a core of this machine in the load generator, not in the server."""
+    seen = 0
+    while True:
+        done = job.done()
+        outs = job.outputs()
+        yield from outs[seen:]
+        seen = len(outs)
+        if done:
+            return
+        time.sleep(every)
 
 
 def train(log: Log, client, api, i: int, seconds: float, deadline: float) -> bool:
@@ -138,7 +181,7 @@ def train(log: Log, client, api, i: int, seconds: float, deadline: float) -> boo
         told = False
         job = client.submit(*args, api_name="/train")
         try:
-            for out in job:
+            for out in updates(job):
                 status = out[0] if isinstance(out, (list, tuple)) else ""
                 m = re.search(r"number (\d+) in line", status or "")
                 if m:
@@ -176,8 +219,11 @@ def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyo
     rng = random.Random(i)
     start = time.perf_counter()
     try:  # httpx's default 5 s timeout is shorter than a busy server's first page, and the
-        # event stream idles while a student thinks: like a browser, wait (the run is bounded)
-        client = Client(url, verbose=False,
+        # event stream idles while a student thinks: like a browser, wait (the run is bounded).
+        # ssl_verify=False: the URL is plain http on loopback, so nothing is verified either
+        # way, but with it on httpx loads the CA bundle for every call (~80 ms of CPU): 30
+        # simulated students then took as much CPU as the server they were measuring.
+        client = Client(url, verbose=False, ssl_verify=False,
                         httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
     except Exception as e:  # noqa: BLE001
         log.error(f"connect: {type(e).__name__}: {e}")
@@ -226,6 +272,13 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (this one when pid is None), from /proc."""
+    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime + stime, and cutime + cstime: children reaped so far (training processes)
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def summarize(log: Log, rss: Rss | None, opts, seconds: float) -> dict:
     endpoints = {}
     for name in sorted({c[0] for c in log.calls}):
@@ -242,16 +295,21 @@ def summarize(log: Log, rss: Rss | None, opts, seconds: float) -> dict:
             "training": {**{k: v for k, v in log.trains.items() if k != "waits"},
                          "wait_p50": pct(waits, .5), "wait_max": max(waits, default=0.0)},
             "peak_rss_mb": round(rss.peak_kb / 1024, 1) if rss else None,
+            "peak_rss_with_children_mb": round(rss.peak_tree_kb / 1024, 1) if rss else None,
             "cpus": os.cpu_count()}
 
 
 def print_report(r: dict) -> None:
     print(f"\n{r['students']} students, {r['seconds']} s, {r['cpus']} CPUs; "
-          f"server peak RSS {r['peak_rss_mb']} MB")
-    print(f"{'endpoint':16} {'n':>4} {'err':>4} {'p50':>7} {'p95':>7} {'p99':>7} "
+          f"server peak RSS {r['peak_rss_mb']} MB, {r['peak_rss_with_children_mb']} MB with "
+          "its training processes")
+    if "cpu_s" in r:  # the simulated students share the machine: how much of it they took
+        print(f"CPU seconds: server {r['cpu_s']['server']:.1f}, simulated students "
+              f"{r['cpu_s']['students']:.1f} (of {r['seconds'] * r['cpus']:.0f} available)")
+    print(f"{'endpoint':18} {'n':>4} {'err':>4} {'p50':>7} {'p95':>7} {'p99':>7} "
           f"{'n(train)':>8} {'p95(train)':>10}")
     for name, e in r["endpoints"].items():
-        print(f"{name:16} {e['n']:4} {e['errors']:4} {e['p50']:7.3f} {e['p95']:7.3f} "
+        print(f"{name:18} {e['n']:4} {e['errors']:4} {e['p50']:7.3f} {e['p95']:7.3f} "
               f"{e['p99']:7.3f} {e['n_during_training']:8} {e['p95_during_training']:10.3f}")
     t = r["training"]
     print(f"training: {t['completed']} completed, {t['refused_busy']} refused (class busy), "
@@ -266,21 +324,47 @@ def print_report(r: dict) -> None:
 
 
 def start_server(env_extra: dict | None = None):
+    """The app in its own process. Its stderr goes to a file, never to an unread pipe: a
+    pipe fills at 64 kB of log lines and every server thread that then logs would block."""
+    import tempfile
     port = free_port()
     env = {**os.environ, **(env_extra or {})}
+    log = tempfile.NamedTemporaryFile("w+", prefix="classroom-server-", suffix=".log",
+                                      delete=False)
     proc = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc.log_path = log.name
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 300
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the server exited: {proc.stderr.read()[-2000:]}")
+            raise RuntimeError(f"the server exited: {Path(log.name).read_text()[-2000:]}")
         try:
-            return proc, url, Client(url, verbose=False)
+            return proc, url, Client(url, verbose=False, ssl_verify=False)
         except Exception:  # noqa: BLE001  (not listening yet)
             time.sleep(1)
     proc.kill()
     raise RuntimeError("the server did not start in 300 s")
+
+
+def where_stuck(threads: list, proc) -> str:
+    """Where each waiting student's thread is, and every server thread's stack (SIGUSR1 ->
+    faulthandler), so a hang can be told apart: client, server queue or handler."""
+    import signal
+    import traceback
+    frames = sys._current_frames()
+    lines = []
+    for t in threads:
+        if t.is_alive() and t.ident in frames:
+            stack = traceback.format_stack(frames[t.ident])[-4:]
+            lines.append(f"--- {t.name}\n" + "".join(stack))
+    try:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        lines.append("--- server threads\n" + Path(proc.log_path).read_text()[-20000:])
+    except OSError:
+        pass
+    return "\n".join(lines)
 
 
 def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=None,
@@ -292,10 +376,12 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
     try:
         api = first.view_api(return_format="dict", print_info=False)
         log, start = Log(), time.time()
+        cpu0 = cpu_seconds(proc.pid), cpu_seconds()
         deadline = start + duration
         everyone = [marker(i) for i in range(students)]
         threads = [threading.Thread(target=student, args=(i, url, api, log, opts, deadline,
-                                                          everyone), daemon=True)
+                                                          everyone), daemon=True,
+                                    name=f"student-{i}")
                    for i in range(students)]
         for t in threads:
             t.start()
@@ -305,7 +391,12 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
         stuck = sum(t.is_alive() for t in threads)
         if stuck:
             log.error(f"{stuck} students still waiting for an answer after the deadline")
-        return summarize(log, rss, opts, time.time() - start)
+            dump = Path(proc.log_path).with_suffix(".stuck.txt")
+            dump.write_text(where_stuck(threads, proc))
+            log.error(f"where they wait: {dump}")
+        cpu = {"server": cpu_seconds(proc.pid) - cpu0[0], "students": cpu_seconds() - cpu0[1]}
+        return {**summarize(log, rss, opts, time.time() - start), "cpu_s": cpu,
+                "server_log": proc.log_path}
     finally:
         rss.stop()
         proc.terminate()

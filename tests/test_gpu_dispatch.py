@@ -53,7 +53,13 @@ def test_without_spaces_installed_runs_as_usual(monkeypatch):
     monkeypatch.setitem(sys.modules, "spaces", None)  # `import spaces` raises ImportError
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     assert not gpu.zero_gpu()
-    assert gpu.trainer() is gpu.train_job
+    assert _plain(gpu.trainer())
+
+
+def _plain(runner) -> bool:
+    """Not ZeroGPU: the job itself, in a process of its own (worker.py) unless turned off."""
+    from bertgpt.ui import worker
+    return isinstance(runner, worker.InOwnProcess) and runner.job is gpu.train_job
 
 
 def test_spaces_installed_but_not_on_zero_gpu(monkeypatch):
@@ -61,7 +67,7 @@ def test_spaces_installed_but_not_on_zero_gpu(monkeypatch):
     monkeypatch.setitem(sys.modules, "spaces", fake_spaces(calls))
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     assert not gpu.zero_gpu()
-    assert gpu.trainer() is gpu.train_job
+    assert _plain(gpu.trainer())
     assert calls == []
 
 
@@ -69,6 +75,12 @@ def test_real_spaces_package_without_zero_gpu_is_a_no_op(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     spaces = pytest.importorskip("spaces")
     assert spaces.GPU(duration=gpu.duration)(gpu.train_job) is gpu.train_job
+    assert _plain(gpu.trainer())
+
+
+def test_training_process_can_be_turned_off(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    monkeypatch.setenv("BERTGPT_TRAIN_PROCESS", "0")
     assert gpu.trainer() is gpu.train_job
 
 
@@ -114,6 +126,27 @@ def test_job_yields_only_picklable_cpu_values_and_models_rebuild():
     assert generate(gpt.model, gpt.tokenizer, "The", max_new_tokens=3, temperature=0)["tokens"]
     bert = gpu.rebuild(models["bert"])
     assert fill_mask(bert.model, bert.tokenizer, "the capital of france is [MASK] .")
+
+
+def test_a_run_in_its_own_process_trains_stops_and_reports_errors():
+    """The app's default on a CPU or CUDA host: the same job in a child process. Its items
+    arrive as in-process ones do, Stop reaches it through the marker file, and a bad input
+    comes back as the same BertGptError, not as a dead process."""
+    from bertgpt.errors import BertGptError
+    from bertgpt.ui import worker
+    job = worker.InOwnProcess(gpu.train_job, threads=1)
+    items = list(job(spec(("bert", "gpt")), gpu.StopFlag()))
+    assert items[0]["type"] == "tick" and [i["type"] for i in items[-2:]] == ["model", "model"]
+    assert gpu.rebuild(items[-1]).record["steps"] == 6
+    stop, seen = gpu.StopFlag(), 0
+    for item in job(spec(steps=10**6), stop):
+        seen += 1
+        if seen == 2:
+            stop.set()
+    assert item["type"] == "model" and item["stopped_by"] == "stop"
+    assert item["record"]["steps"] < 10**6
+    with pytest.raises(BertGptError, match="block size"):
+        list(job(spec(text="far too short"), gpu.StopFlag()))
 
 
 def test_stop_flag_crosses_a_pickle():

@@ -132,6 +132,9 @@ def launch(demo: gr.Blocks | None = None, **overrides):
                     max_file_size="10mb", enable_monitoring=False,
                     footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS)
     settings.update(overrides)
+    from . import gpu, worker
+    if worker.enabled() and not gpu.zero_gpu():
+        worker.warm()  # the training process's fork server imports torch now, not at Train
     return demo.launch(**settings)
 
 

@@ -108,11 +108,15 @@ def duration(spec: dict, stop=None) -> int:
 
 
 def trainer():
-    """The training job as the app calls it: `spaces.GPU`-wrapped on ZeroGPU, else as is.
+    """The training job as the app calls it: `spaces.GPU`-wrapped on ZeroGPU, else in a
+    process of its own (or as is with BERTGPT_TRAIN_PROCESS=0).
     Called while the Blocks are built (ZeroGPU wants its functions known at start-up)."""
     if zero_gpu():
         import spaces
         return spaces.GPU(duration=duration)(train_job)
+    from . import classroom, worker
+    if worker.enabled():  # its own process: clicks never wait on the run (worker.py)
+        return worker.InOwnProcess(train_job, classroom.train_threads())
     return train_job
 
 
