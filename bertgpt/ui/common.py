@@ -188,8 +188,8 @@ def _guarded(fn, inputs: list):
 def _on_one_torch_thread(call):
     """call() with torch on one intra-op thread in this (pool) thread: what `one_thread`
     does, for every handler. A handler that forgot it (generate, fill-mask) ran its ops on
-    two OpenMP threads, one of them on the core a training run holds, and its p95 under a
-    30-student load was 1.3 s instead of ~0.2 s."""
+    two OpenMP threads, one of them on the core a training run holds: under a 30-student
+    load a 20-token generation's p95 was 1.3 s, and 0.74 s in the same run with this."""
     import torch
     before = torch.get_num_threads()
     if before == 1:
