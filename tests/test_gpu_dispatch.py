@@ -203,3 +203,19 @@ def test_job_through_a_forked_worker():
     loaded = gpu.rebuild(payload)
     assert loaded.record["steps"] == 4
     assert generate(loaded.model, loaded.tokenizer, "The", max_new_tokens=2)["tokens"]
+
+
+def _report_nice(spec, stop=None):
+    """A job that says how nice the process running it is."""
+    yield {"nice": os.nice(0)}
+
+
+def test_the_training_process_lets_clicks_go_first():
+    """The run's process is reniced (BERTGPT_TRAIN_NICE, default 10); the server is not."""
+    from bertgpt.ui import worker
+    base = os.nice(0)
+    (item,) = list(worker.InOwnProcess(_report_nice, nice=7)({}, None))
+    assert item["nice"] == min(19, base + 7)
+    assert os.nice(0) == base
+    (item,) = list(worker.InOwnProcess(_report_nice, nice=0)({}, None))
+    assert item["nice"] == base

@@ -84,11 +84,22 @@ def warm() -> None:
     threading.Thread(target=start, daemon=True, name="bertgpt-warm-worker").start()
 
 
-def _child(job, spec, stop, out, threads: int) -> None:
+NICE = int(os.environ.get("BERTGPT_TRAIN_NICE", 10))
+
+
+def _child(job, spec, stop, out, threads: int, nice: int = 0) -> None:
     """In the child: run the job, send each item pickled (tensors by value: the parent may
     read them after this process is gone), then "end", or the error as plain text."""
     import torch
     torch.set_num_threads(max(1, threads))
+    if nice > 0:
+        # Below the server in the OS's eyes: a click that needs a core gets it first, and
+        # the run takes whatever is left. (On a thread of the server this backfired: the
+        # run could be descheduled while holding the interpreter lock every click needs.)
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
     try:
         for item in job(spec, stop):
             out.put(("item", pickle.dumps(item)))
@@ -107,13 +118,15 @@ class InOwnProcess:
     """`job(spec, stop)` run in a child process; called the same way, yields the same
     items. `stop` must cross processes (gpu.StopFlag does, through a marker file)."""
 
-    def __init__(self, job, threads: int = 1):
+    def __init__(self, job, threads: int = 1, nice: int | None = None):
         self.job, self.threads = job, threads
+        self.nice = NICE if nice is None else nice
 
     def __call__(self, spec: dict, stop=None):
         ctx = context()
         out = ctx.Queue()
-        proc = ctx.Process(target=_child, args=(self.job, spec, stop, out, self.threads),
+        proc = ctx.Process(target=_child,
+                           args=(self.job, spec, stop, out, self.threads, self.nice),
                            daemon=True, name="bertgpt-train")
         _start(proc)
         finished = False
