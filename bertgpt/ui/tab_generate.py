@@ -8,6 +8,7 @@ full mode streams a whole continuation, shaded by probability, beside the greedy
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import gradio as gr
 
@@ -87,6 +88,17 @@ def _pieces(prompt: str, tokens: list[dict]) -> list[tuple[str, float | None]]:
                                                    for t in tokens if t["text"]]
 
 
+@lru_cache(maxsize=256)
+def _shared_greedy(source: str, prompt: str, max_tokens: int) -> dict:
+    """The greedy twin of a generation with a model every session shares (bundled, real).
+    Greedy decoding has no randomness, so it is computed once per prompt: a class that
+    starts from the default prompt pays for it once, not thirty times. A session's own
+    model is never cached here (the cache would outlive the session's model)."""
+    loaded = get_model("gpt", source, None)
+    return generate(loaded.model, loaded.tokenizer, prompt, max_new_tokens=max_tokens,
+                    temperature=0.0)
+
+
 @friendly_gen
 def generate_full(source, prompt, temperature, top_k, top_p, seed, max_tokens, own):
     """A whole continuation, streamed: sampled with the settings, and greedy beside it."""
@@ -104,8 +116,9 @@ def generate_full(source, prompt, temperature, top_k, top_p, seed, max_tokens, o
             last = time.perf_counter()
             yield _pieces(prompt, sampled), gr.skip(), gr.skip()
     seconds = time.perf_counter() - start
-    greedy = generate(loaded.model, loaded.tokenizer, prompt, max_new_tokens=max_tokens,
-                      temperature=0.0)
+    greedy = (_shared_greedy(source, prompt, max_tokens) if source != "own" else
+              generate(loaded.model, loaded.tokenizer, prompt, max_new_tokens=max_tokens,
+                       temperature=0.0))
     text = loaded.tokenizer.decode([t["id"] for t in sampled])  # whole: multi-byte chars join
     summary = {"prompt": prompt, "sampled": prompt + text,
                "greedy": prompt + greedy["text"], "new_tokens": len(sampled),
