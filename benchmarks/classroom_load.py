@@ -1,7 +1,9 @@
 """A class at once: N simulated students (default 30) against one app server on 127.0.0.1.
 
 Each student is a `gradio_client.Client` (its own session) that walks the course: every
-tab's main action, with think time between clicks. Every third student also trains a tiny
+tab's main action, with think time between clicks; a third of them also fine-tune (the
+Fine-tune tab's defaults) and another third score GPT with 0..k examples in its prompt.
+Every third student also trains a tiny
 BERT + GPT on a text with words only they use (e.g. "zqbadx"), then asks their own models
 to fill a mask and to generate; the others ask for "own" models they never trained. A leak
 is any answer that carries another student's word, or an own model answering a student
@@ -235,6 +237,7 @@ def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyo
         return time.time() < deadline
 
     steps = [
+        ("/intro_ask", {}),
         ("/tokenize", {"text": f"Student {i} tokenizes unbelievably long words"}),
         ("/mask", {"seed": i}), ("/mask_predict", {"seed": i}), ("/pairs", {"seed": i}),
         ("/nsp_predict", {}), ("/masks", {"seed": i}), ("/attention", {}), ("/params", {}),
@@ -248,6 +251,11 @@ def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyo
             return
         if name in api["named_endpoints"]:
             timed(log, client, api, name, **over)
+    # The Fine-tune tab's two long actions, with the tab's defaults, for the other two
+    # thirds: a head on the bundled BERT and on random init; GPT scored with 0..k examples.
+    long_action = {1: "/finetune", 2: "/gpt_prompting"}.get(i % 3)
+    if long_action in api["named_endpoints"] and think():
+        timed(log, client, api, long_action, **({"seed": i} if long_action == "/finetune" else {}))
     if trains and think():
         if not train(log, client, api, i, opts.train_seconds, deadline):
             return

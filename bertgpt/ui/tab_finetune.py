@@ -13,6 +13,7 @@ import torch
 
 from .. import finetune as ft, prompting, tasks
 from ..assets import bundled
+from . import worker
 from .common import PALETTE, check_text, friendly, friendly_gen, get_model
 from .plots_live import BASE, _axis, as_plot
 from .tab_train import TRAIN_CONCURRENCY
@@ -56,6 +57,15 @@ def _one_thread(gen):
         finally:
             torch.set_num_threads(before)
         yield item
+
+
+def _long_run(fn, *args, **kwargs):
+    """A fine-tuning or GPT-scoring run (seconds of training or generation): in a worker
+    process of its own (worker.py), where it cannot slow the rest of the class's clicks;
+    with BERTGPT_TRAIN_PROCESS=0, on this thread with one torch thread."""
+    if worker.enabled():
+        return worker.iterate(fn, *args, **kwargs)
+    return _one_thread(fn(*args, **kwargs))
 
 
 def _setup(task, source, csv_text, own, seed=0):
@@ -163,7 +173,7 @@ def finetune_both(task, source, csv_text, examples, steps, freeze, seed, own=Non
     base = tasks.baseline(core, data).get(metric)
     runs = {i: {"loss": [], "eval": []} for i in ft.INITS}
     done, last = {}, 0.0
-    for ev in _one_thread(ft.compare(core, loaded, data, n_examples=n, cfg=cfg)):
+    for ev in _long_run(ft.compare, core, loaded, data, n_examples=n, cfg=cfg):
         if ev["type"] == "step":
             runs[ev["init"]]["loss"].append((ev["step"], ev["loss"]))
         elif ev["type"] == "eval":
@@ -189,7 +199,7 @@ def sweep(task, source, csv_text, steps, freeze, seed, own=None):
     rows = []
     yield (f"Running 0 of {2 * len(ft.SIZES)} fine-tuning runs…", gr.skip(),
            gr.update(value=as_plot(sweep_figure(rows, metric, base)), visible=True))
-    for ev in _one_thread(ft.sweep(core, loaded, data, cfg=cfg)):
+    for ev in _long_run(ft.sweep, core, loaded, data, cfg=cfg):
         if ev["type"] == "progress":
             rows.append(ev["row"])
             r = ev["row"]
@@ -282,7 +292,7 @@ def gpt_prompting(task, k, source, own=None):
         data = tasks.world_task(task, ref.tokenizer, ref.cfg.block_size)
     metric = "exact_match" if task == "qa" else "accuracy"
     points = []
-    for r in _one_thread(prompting.k_curve(task, loaded, range(0, int(k) + 1), data, GPT_N)):
+    for r in _long_run(prompting.k_curve, task, loaded, range(0, int(k) + 1), data, GPT_N):
         points.append(r)
         items = "\n".join(f"| {'✓' if it['correct'] else '✗'} | {it['gold']} | {it['output']} |"
                           for it in r["items"][:8])

@@ -1,4 +1,5 @@
-"""Training in a process of its own, so a class's clicks never wait behind it.
+"""Training (and the fine-tune lab's long runs) in a process of its own, so a class's
+clicks never wait behind it.
 
 A run on a thread of the server shares the server's interpreter lock with every click:
 a small model's training step is mostly Python, so while one trained, a 20-token
@@ -87,9 +88,9 @@ def warm() -> None:
 NICE = int(os.environ.get("BERTGPT_TRAIN_NICE", 10))
 
 
-def _child(job, spec, stop, out, threads: int, nice: int = 0) -> None:
-    """In the child: run the job, send each item pickled (tensors by value: the parent may
-    read them after this process is gone), then "end", or the error as plain text."""
+def _child(fn, args, kwargs, out, threads: int, nice: int = 0) -> None:
+    """In the child: run the generator, send each item pickled (tensors by value: the
+    parent may read them after this process is gone), then "end", or the error as text."""
     import torch
     torch.set_num_threads(max(1, threads))
     if nice > 0:
@@ -101,7 +102,7 @@ def _child(job, spec, stop, out, threads: int, nice: int = 0) -> None:
         except OSError:
             pass
     try:
-        for item in job(spec, stop):
+        for item in fn(*args, **kwargs):
             out.put(("item", pickle.dumps(item)))
         out.put(("end", None))
     except BertGptError as e:
@@ -114,6 +115,50 @@ def _child(job, spec, stop, out, threads: int, nice: int = 0) -> None:
                  message if message is not None else f"{type(e).__name__}: {e}"))
 
 
+def iterate(fn, *args, stop=None, threads: int = 1, nice: int | None = None, **kwargs):
+    """Yield what the generator `fn(*args, **kwargs)` yields, computed in a child process.
+    `fn` must be importable by name and its arguments and items picklable. Closed early
+    (a cancelled event, an error): the child is asked to stop through `stop` when there
+    is one (gpu.StopFlag crosses processes), else ended at once."""
+    ctx = context()
+    out = ctx.Queue()
+    proc = ctx.Process(target=_child,
+                       args=(fn, args, kwargs, out, threads, NICE if nice is None else nice),
+                       daemon=True, name="bertgpt-worker")
+    _start(proc)
+    finished = False
+    try:
+        while True:
+            try:
+                kind, payload = out.get(timeout=0.5)
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise RuntimeError(f"the worker process ended without a result "
+                                       f"(exit code {proc.exitcode})") from None
+                continue
+            if kind == "item":
+                yield pickle.loads(payload)
+            elif kind == "end":
+                finished = True
+                return
+            elif kind == "bertgpt":
+                raise BertGptError(payload)
+            elif kind == "gradio":
+                import gradio as gr
+                raise gr.Error(payload)
+            else:
+                raise RuntimeError(payload)
+    finally:
+        if not finished and proc.is_alive():
+            if stop is not None:
+                stop.set()  # let the child end at its next step, keeping what it has
+                proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        proc.join(5)
+        out.close()
+
+
 class InOwnProcess:
     """`job(spec, stop)` run in a child process; called the same way, yields the same
     items. `stop` must cross processes (gpu.StopFlag does, through a marker file)."""
@@ -123,40 +168,4 @@ class InOwnProcess:
         self.nice = NICE if nice is None else nice
 
     def __call__(self, spec: dict, stop=None):
-        ctx = context()
-        out = ctx.Queue()
-        proc = ctx.Process(target=_child,
-                           args=(self.job, spec, stop, out, self.threads, self.nice),
-                           daemon=True, name="bertgpt-train")
-        _start(proc)
-        finished = False
-        try:
-            while True:
-                try:
-                    kind, payload = out.get(timeout=0.5)
-                except queue.Empty:
-                    if not proc.is_alive():
-                        raise RuntimeError(f"the training process ended without a result "
-                                           f"(exit code {proc.exitcode})") from None
-                    continue
-                if kind == "item":
-                    yield pickle.loads(payload)
-                elif kind == "end":
-                    finished = True
-                    return
-                elif kind == "bertgpt":
-                    raise BertGptError(payload)
-                elif kind == "gradio":
-                    import gradio as gr
-                    raise gr.Error(payload)
-                else:
-                    raise RuntimeError(payload)
-        finally:
-            if not finished and stop is not None and proc.is_alive():
-                stop.set()  # abandoned (error, cancel): let the child end at its next step
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-            out.close()
-
+        return iterate(self.job, spec, stop, stop=stop, threads=self.threads, nice=self.nice)
