@@ -43,24 +43,6 @@ def check_known(tokenizer, text: str, what: str = "text") -> list[int]:
     return ids
 
 
-def one_thread(fn):
-    """Run a handler's torch work on one intra-op thread. The setting is per calling thread
-    (OpenMP), so a training run elsewhere keeps its cores. Tiny models gain nothing from a
-    second thread, and while training keeps both cores of a 2-core box busy, a handler
-    whose op waits on a second OpenMP thread took ~700 ms instead of ~11 ms (measured:
-    the attention tab, bundled minis)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        import torch
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(before)
-    return wrapper
-
-
 def friendly(fn):
     """Turn the core's typed errors into a gr.Error the user can read and act on."""
     @functools.wraps(fn)
@@ -186,10 +168,12 @@ def _guarded(fn, inputs: list):
 
 
 def _on_one_torch_thread(call):
-    """call() with torch on one intra-op thread in this (pool) thread: what `one_thread`
-    does, for every handler. A handler that forgot it (generate, fill-mask) ran its ops on
-    two OpenMP threads, one of them on the core a training run holds: under a 30-student
-    load a 20-token generation's p95 was 1.3 s, and 0.74 s in the same run with this."""
+    """call() with torch on one intra-op thread in this (pool) thread; `guard_inputs` puts
+    it around every handler. The setting is per calling thread (OpenMP), so a training run
+    elsewhere keeps its cores; tiny models gain nothing from a second thread. A handler
+    whose op waited on a second OpenMP thread while training held the other core took
+    ~700 ms instead of ~11 ms (the attention tab), and under a 30-student load a 20-token
+    generation's p95 was 1.3 s, 0.74 s in the same run with this."""
     import torch
     before = torch.get_num_threads()
     if before == 1:

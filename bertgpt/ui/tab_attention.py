@@ -10,7 +10,7 @@ import torch
 from .. import hub, viz
 from ..assets import bundled
 from ..tokenizer import piece_display
-from .common import check_known, check_text, friendly, get_model, one_thread
+from .common import check_known, check_text, friendly, get_model
 
 ID = "attention"
 LABEL = "Attention heatmaps"
@@ -71,7 +71,6 @@ def _weights(loaded, arch: str, text: str):
 
 
 @friendly
-@one_thread
 def attention(text, source, layer, head, own=None):
     """BERT and GPT attention on one sentence: one head each, and every head each."""
     text = check_text(text, "sentence", MAX_CHARS)

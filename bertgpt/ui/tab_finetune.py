@@ -44,28 +44,13 @@ TICK = 0.3  # seconds between streamed chart updates
 GPT_N = 30  # held-out examples GPT answers per k (capital: every country)
 
 
-def _one_thread(gen):
-    """Iterate a core generator with torch on one thread per step (gradio may resume a
-    streaming handler on different pool threads, so set it around every step)."""
-    while True:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            item = next(gen)
-        except StopIteration:
-            return
-        finally:
-            torch.set_num_threads(before)
-        yield item
-
-
 def _long_run(fn, *args, **kwargs):
     """A fine-tuning or GPT-scoring run (seconds of training or generation): in a worker
     process of its own (worker.py), where it cannot slow the rest of the class's clicks;
-    with BERTGPT_TRAIN_PROCESS=0, on this thread with one torch thread."""
+    with BERTGPT_TRAIN_PROCESS=0, on this thread (one torch thread: guard_inputs)."""
     if worker.enabled():
         return worker.iterate(fn, *args, **kwargs)
-    return _one_thread(fn(*args, **kwargs))
+    return fn(*args, **kwargs)
 
 
 def _setup(task, source, csv_text, own, seed=0):

@@ -12,7 +12,7 @@ import gradio as gr
 from ..config import PRESETS
 from ..corpus import COUNTRIES
 from ..sampling import fill_mask, generate
-from .common import friendly, get_model, one_thread
+from .common import friendly, get_model
 
 ID = "intro"
 LABEL = "Start here"
@@ -61,7 +61,6 @@ def side_by_side() -> str:
 
 
 @friendly
-@one_thread
 def ask_both(country: str, own=None):
     """The same fact asked of BERT (fill in the blank) and of GPT (continue the text)."""
     if country not in CAPITALS:

@@ -9,7 +9,7 @@ import gradio as gr
 from .. import viz
 from ..assets import world_tokenizer
 from ..masks import KINDS, LEGEND, explain_mask
-from .common import check_known, check_text, friendly, one_thread
+from .common import check_known, check_text, friendly
 
 ID = "masks"
 LABEL = "Attention masks"
@@ -61,7 +61,6 @@ def _padded(batch, T):
 
 
 @friendly
-@one_thread
 def masks(text, kind, seed, inspect):
     """Mask grids for the batch, the four kinds for one sentence, and its scores."""
     if kind not in KINDS:

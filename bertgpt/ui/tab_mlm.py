@@ -13,7 +13,7 @@ from .. import viz
 from ..assets import world_tokenizer
 from ..corpus import generate_world, world_documents
 from ..mlm import mask_text, mask_tokens
-from .common import PALETTE, check_known, check_text, friendly, get_model, one_thread
+from .common import PALETTE, check_known, check_text, friendly, get_model
 
 ID = "mlm"
 LABEL = "MLM masking"
@@ -82,7 +82,6 @@ def _settings(text, seed, prob, mask_rate, random_rate):
 
 
 @friendly
-@one_thread
 def mask(text, seed, prob, mask_rate, random_rate):
     """Mask `text` as BERT would: fate row, model-input row, labels row, counts, rates."""
     text, seed, prob, mask_rate, random_rate = _settings(text, seed, prob, mask_rate,
@@ -121,7 +120,6 @@ def _predict_panels(loaded, res, top_k):
 
 
 @friendly
-@one_thread
 def mask_predict(text, seed, prob, mask_rate, random_rate, top_k, source, own=None):
     """The chosen BERT's top-k guesses at every selected position of the masked input."""
     text, seed, prob, mask_rate, random_rate = _settings(text, seed, prob, mask_rate,

@@ -12,7 +12,7 @@ from .. import hub, viz
 from ..assets import world_tokenizer
 from ..corpus import split_documents, world_documents
 from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats
-from .common import PALETTE, check_known, check_text, friendly, get_model, one_thread
+from .common import PALETTE, check_known, check_text, friendly, get_model
 
 ID = "nsp"
 LABEL = "NSP pairs"
@@ -107,7 +107,6 @@ def pairs(source, documents, seed, max_len, same_document_bug, show):
 
 @torch.no_grad()
 @friendly
-@one_thread
 def nsp_predict(sentence_a, sentence_b, source, own=None):
     """The chosen BERT's probability that B really follows A."""
     a = check_text(sentence_a, "sentence A", MAX_SENTENCE_CHARS)
