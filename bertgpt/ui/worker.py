@@ -5,8 +5,8 @@ A run on a thread of the server shares the server's interpreter lock with every 
 a small model's training step is mostly Python, so while one trained, a 20-token
 generation for another student took about 1 s at p95 under a 30-student load instead of
 the 0.17 s it takes alone (benchmarks/classroom_load.py). A child process has its own
-interpreter, the OS shares the cores between it and the server fairly, and whatever
-memory the run took goes back when it ends.
+interpreter; reniced (BERTGPT_TRAIN_NICE, default 10) it takes only the CPU the clicks
+leave; and whatever memory the run took goes back when it ends.
 
 The job is already written for this: `gpu.train_job` takes a plain spec dict and yields
 plain, picklable values (ZeroGPU runs it in a forked worker too). Children come from a
