@@ -379,10 +379,10 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
     opts = argparse.Namespace(students=students, duration=duration, think=think,
                               train_seconds=train_seconds)
     proc, url, first = start_server(env)
-    rss = Rss(proc.pid)
+    rss, log = Rss(proc.pid), Log()
     try:
         api = first.view_api(return_format="dict", print_info=False)
-        log, start = Log(), time.time()
+        start = time.time()
         cpu0 = cpu_seconds(proc.pid), cpu_seconds()
         deadline = start + duration
         everyone = [marker(i) for i in range(students)]
@@ -402,8 +402,9 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
             dump.write_text(where_stuck(threads, proc))
             log.error(f"where they wait: {dump}")
         cpu = {"server": cpu_seconds(proc.pid) - cpu0[0], "students": cpu_seconds() - cpu0[1]}
-        return {**summarize(log, rss, opts, time.time() - start), "cpu_s": cpu,
-                "server_log": proc.log_path}
+        report = {**summarize(log, rss, opts, time.time() - start), "cpu_s": cpu,
+                  "server_log": proc.log_path if log.errors or log.leaks else None}
+        return report
     finally:
         rss.stop()
         proc.terminate()
@@ -411,6 +412,8 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if not (log.errors or log.leaks):  # a clean run leaves no server log behind
+            Path(proc.log_path).unlink(missing_ok=True)
 
 
 def main(argv=None) -> int:
