@@ -88,15 +88,18 @@ def _pieces(prompt: str, tokens: list[dict]) -> list[tuple[str, float | None]]:
                                                    for t in tokens if t["text"]]
 
 
+def _greedy(loaded, prompt: str, max_tokens: int) -> dict:
+    return generate(loaded.model, loaded.tokenizer, prompt, max_new_tokens=max_tokens,
+                    temperature=0.0)
+
+
 @lru_cache(maxsize=256)
 def _shared_greedy(source: str, prompt: str, max_tokens: int) -> dict:
     """The greedy twin of a generation with a model every session shares (bundled, real).
     Greedy decoding has no randomness, so it is computed once per prompt: a class that
     starts from the default prompt pays for it once, not thirty times. A session's own
     model is never cached here (the cache would outlive the session's model)."""
-    loaded = get_model("gpt", source, None)
-    return generate(loaded.model, loaded.tokenizer, prompt, max_new_tokens=max_tokens,
-                    temperature=0.0)
+    return _greedy(get_model("gpt", source, None), prompt, max_tokens)
 
 
 @friendly_gen
@@ -117,8 +120,7 @@ def generate_full(source, prompt, temperature, top_k, top_p, seed, max_tokens, o
             yield _pieces(prompt, sampled), gr.skip(), gr.skip()
     seconds = time.perf_counter() - start
     greedy = (_shared_greedy(source, prompt, max_tokens) if source != "own" else
-              generate(loaded.model, loaded.tokenizer, prompt, max_new_tokens=max_tokens,
-                       temperature=0.0))
+              _greedy(loaded, prompt, max_tokens))
     text = loaded.tokenizer.decode([t["id"] for t in sampled])  # whole: multi-byte chars join
     summary = {"prompt": prompt, "sampled": prompt + text,
                "greedy": prompt + greedy["text"], "new_tokens": len(sampled),
