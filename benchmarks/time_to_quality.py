@@ -30,15 +30,16 @@ def run(text: str, seconds: float, recipe: dict, seed: int = 0, reserve: float =
     start = time.perf_counter()
     tok = train_tokenizer(recipe["tokenizer"], text[: int(len(text) * 0.9)], recipe["vocab"])
     spent = time.perf_counter() - start
+    # Validation every `eval_every` steps (TrainConfig's default unless the recipe says),
+    # as `bertgpt train` does: the run ends on the best of those weights (keep_best).
     cfg = TrainConfig(**{**recipe["train"], "time_budget": seconds - spent - reserve,
-                         "steps": 10**9,
-                         "eval_every": 10**9, "seed": seed})
+                         "steps": 10**9, "seed": seed})
     done = None
     for ev in train("gpt", text, tokenizer=tok, model=recipe["model"], cfg=cfg):
         done = ev
     final = done["record"]["final"]
     return {"val_bpc": final["val_bpc"], "val_nats_per_token": final["val_loss"],
-            "steps": done["step"], "tokenizer_seconds": spent,
+            "steps": done["step"], "best_step": done["best_step"], "tokenizer_seconds": spent,
             "total_seconds": time.perf_counter() - start, "vocab": tok.vocab_size,
             "tokens_per_s": done["record"]["history"][-2]["tokens_per_s"]}
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from . import masks
 from .config import ModelConfig
+from .precision import Linear, linear
 from .transformer import Block, dropout, init_weights
 
 
@@ -42,7 +43,7 @@ class BERT(nn.Module):
         self.pooler = nn.Linear(C, C)
         # MLM head: a transform (dense + GELU + LayerNorm), then the embedding matrix
         # itself as the output layer (weight tying) plus a per-token bias.
-        self.mlm_dense = nn.Linear(C, C)
+        self.mlm_dense = Linear(C, C)
         self.mlm_ln = nn.LayerNorm(C, eps=cfg.eps)
         self.mlm_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
         self.nsp = nn.Linear(C, 2)
@@ -61,6 +62,10 @@ class BERT(nn.Module):
         x = self.tok_emb(input_ids) + self.pos_emb(pos) + self.seg_emb(segment_ids)
         x = self.drop(self.emb_ln(x))
         # Bidirectional: every token may see every real token; padding is hidden.
+        # An all-ones mask hides nothing: dropping it lets SDPA take its unmasked kernel
+        # (a fifth faster on the CPU) and saves building (B, 1, 1, T) every step.
+        if attention_mask is not None and bool(attention_mask.all()):
+            attention_mask = None
         mask = None if attention_mask is None else masks.padding_mask(attention_mask)
         attentions = [] if need_weights else None
         for block in self.blocks:
@@ -74,7 +79,7 @@ class BERT(nn.Module):
 
     def mlm_head(self, h):
         h = self.mlm_ln(F.gelu(self.mlm_dense(h), approximate=_approx(self.cfg)))
-        return h @ self.tok_emb.weight.T + self.mlm_bias  # (..., V)
+        return linear(h, self.tok_emb.weight, self.mlm_bias, training=self.training)  # (..., V)
 
     def forward(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False):
         hidden, attentions = self.encode(input_ids, segment_ids, attention_mask, need_weights)

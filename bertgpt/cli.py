@@ -87,7 +87,7 @@ def cmd_train(args):
     cfg = TrainConfig(**{**recipe["train"], **{k: v for k, v in dict(
         steps=args.steps, time_budget=args.time_budget, batch_size=args.batch, lr=args.lr,
         min_lr=args.min_lr, warmup=args.warmup, eval_every=args.eval_every, seed=args.seed,
-        device=args.device).items() if v is not None}})
+        device=args.device, precision=args.precision).items() if v is not None}})
     kind = args.tokenizer or recipe["tokenizer"]
     vocab = args.vocab or recipe["vocab"]
     done = None
@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("time-budget", "lr", "min-lr"):
         sp.add_argument(f"--{flag}", type=float)
     sp.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    sp.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                    help="auto: bf16 on CUDA, bf16 matmuls on CPUs with AMX, else fp32")
     sp.add_argument("--out")
     sp.add_argument("--init", help="continue training this checkpoint directory")
     sp.add_argument("--seed", type=int, default=0)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from . import masks
 from .config import ModelConfig
+from .precision import linear
 from .transformer import Block, dropout, init_weights
 
 
@@ -74,7 +75,7 @@ class GPT(nn.Module):
                 new_cache.append(kv)
             if need_weights:
                 attentions.append(w)
-        logits = self.ln_f(x) @ self.tok_emb.weight.T  # (B, T, V), tied head
+        logits = linear(self.ln_f(x), self.tok_emb.weight, training=self.training)  # tied head
         return GPTOutput(logits, new_cache, attentions)
 
     def loss(self, idx, targets):

@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig
+from .precision import Linear
 
 
 class SelfAttention(nn.Module):
@@ -27,8 +28,8 @@ class SelfAttention(nn.Module):
         self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
         # One fused Linear for Q, K and V: three matmuls become one, which matters on a
         # small CPU where tiny models are bound by per-op overhead (DESIGN.md).
-        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
-        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.qkv = Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
     def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None):
@@ -77,8 +78,8 @@ def _attention_with_weights(q, k, v, mask, is_causal, p_drop, training):
 class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.fc = nn.Linear(cfg.n_embd, cfg.inner)
-        self.proj = nn.Linear(cfg.inner, cfg.n_embd)
+        self.fc = Linear(cfg.n_embd, cfg.inner)
+        self.proj = Linear(cfg.inner, cfg.n_embd)
         # BERT's release uses the exact (erf) GELU; GPT-2's uses the tanh approximation.
         # Matching each one is what makes real checkpoints reproduce exactly.
         self.approximate = "tanh" if cfg.act == "gelu_tanh" else "none"

@@ -309,6 +309,14 @@ def test_train_json_lines_then_a_loadable_checkpoint(models, arch):
     assert not _leftovers(path)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_train_precision_flag_is_recorded(capsys, tmp_path, precision):
+    rc, out, err = run(capsys, "train", "gpt", *TINY, "--steps", "2", "--precision", precision,
+                       "--out", tmp_path / "m")
+    assert rc == 0, err
+    assert load(tmp_path / "m").record["train_config"]["precision"] == precision
+
+
 def _leftovers(path):
     return [p for p in Path(path).parent.iterdir() if p.name.startswith(".")]
 

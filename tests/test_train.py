@@ -7,6 +7,7 @@ import torch
 
 from bertgpt.corpus import generate_world
 from bertgpt.errors import ConfigError
+from bertgpt.data import GPTData, split_text
 from bertgpt.train import TrainConfig, lr_at, pick_device, train
 
 SMALL = dict(n_layer=2, n_head=2, n_embd=64, block_size=48)
@@ -93,3 +94,35 @@ def test_single_document_trains_bert_without_nsp():
                         cfg=TrainConfig(steps=5, batch_size=4)))
     assert events[-1]["type"] == "done"
     assert "val_nsp_acc" not in events[-1]["record"]["final"]
+
+
+def _memorise(keep_best):
+    """A tiny text read for hundreds of epochs at a high rate: validation gets worse."""
+    text = ("the cat sat on the mat and looked at the dog. " * 20
+            + "a bird flew over a river, while snow fell on old hills. " * 2)
+    cfg = TrainConfig(steps=240, batch_size=16, lr=1e-2, warmup=5, eval_every=20,
+                      keep_best=keep_best)
+    events = list(train("gpt", text, tokenizer_kind="char", model=dict(SMALL, block_size=16),
+                        cfg=cfg))
+    done = events[-1]
+    data = GPTData(done["tokenizer"], *split_text(text, cfg.val_fraction), 16, cfg)
+    return [e for e in events if e["type"] == "eval"], done, data, cfg
+
+
+def test_keep_best_hands_back_the_best_validation_weights():
+    evals, done, data, cfg = _memorise(keep_best=True)
+    best = min(evals, key=lambda e: e["val_loss"])
+    assert evals[-1]["val_loss"] > best["val_loss"] + 0.05  # it did overfit, as set up
+    assert done["best_step"] == best["step"] < done["step"]
+    assert done["record"]["final"] == best
+    # The weights handed back are that step's: evaluating them gives the best figure.
+    again = data.evaluate(done["model"], cfg.batch_size, cfg.eval_batches, torch.device("cpu"))
+    assert again["val_loss"] == pytest.approx(best["val_loss"], rel=1e-5)
+
+
+def test_keep_best_off_ends_on_the_last_weights():
+    evals, done, data, cfg = _memorise(keep_best=False)
+    assert done["best_step"] == done["step"]
+    assert done["record"]["final"] == evals[-1]
+    again = data.evaluate(done["model"], cfg.batch_size, cfg.eval_batches, torch.device("cpu"))
+    assert again["val_loss"] == pytest.approx(evals[-1]["val_loss"], rel=1e-5)

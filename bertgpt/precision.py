@@ -1,0 +1,94 @@
+"""bf16 matrix multiplies for training on CPUs with AMX, everything else in fp32.
+
+Why not plain `torch.autocast("cpu")`? On the 2-core Xeon this project measures on,
+autocast made a training step *slower* (benchmarks/README.md): it also runs attention,
+GELU and LayerNorm in bf16, and their CPU kernels are slower in bf16 than in fp32
+(flash-attention's backward by about 10x). The matmuls are the only part AMX speeds up
+(about 3x at width 128), so this module sends just those through bf16:
+
+* the Linear layers of the blocks compute `x @ W.T` with bf16 inputs (fp32 weights stay
+  the master copy; the optimizer never sees bf16) and hand fp32 on to the next op;
+* their backward computes both gradients in bf16 too, the weight gradient in the
+  (in, out) orientation, which oneDNN runs ~5x faster than (out, in) at these shapes.
+
+It is switched on per thread by `bf16_matmuls()`, which the training loop enters when the
+precision is bf16 on a CPU (`TrainConfig.precision`, "auto" picks it on AMX). Outside it,
+and always in eval mode, a Linear is exactly `nn.Linear` -- inference and the
+transformers-equivalence tests stay fp32.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+_ON: contextvars.ContextVar[bool] = contextvars.ContextVar("bf16_matmuls", default=False)
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """True on CPUs with AMX tiles (Sapphire Rapids and later), where bf16 matmuls pay."""
+    init = getattr(getattr(torch._C, "_cpu", None), "_init_amx", None)
+    try:
+        return bool(init and init())
+    except RuntimeError:  # pragma: no cover - a build without the probe
+        return False
+
+
+@contextlib.contextmanager
+def bf16_matmuls(enabled: bool = True):
+    token = _ON.set(enabled)
+    try:
+        yield
+    finally:
+        _ON.reset(token)
+
+
+class _Bf16Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x2 = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        w = weight.to(torch.bfloat16)
+        ctx.save_for_backward(x2, w)  # bf16 activations: half the memory, too
+        ctx.has_bias = bias is not None
+        # Back to fp32 for the next op, then the bias in fp32. (Not `bf16 + fp32 bias`:
+        # that mixed-dtype broadcast add takes a slow path, ~6x a plain add here.)
+        y = (x2 @ w.t()).float()
+        if bias is not None:
+            y.add_(bias)
+        return y.view(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        x2, w = ctx.saved_tensors
+        g = grad.reshape(-1, grad.shape[-1])
+        gb = g.to(torch.bfloat16)
+        gx = gw = gbias = None
+        if ctx.needs_input_grad[0]:
+            gx = (gb @ w).float().view(*grad.shape[:-1], w.shape[1])
+        if ctx.needs_input_grad[1]:
+            # The (in, out) product, turned to (out, in) and fp32 in one pass (a
+            # transposed gradient would be copied again by autograd to match the weight).
+            gw = (x2.t() @ gb).t().to(torch.float32, memory_format=torch.contiguous_format)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            gbias = g.sum(0)
+        return gx, gw, gbias
+
+
+def linear(x, weight, bias=None, *, training: bool):
+    """F.linear, in bf16 when training inside `bf16_matmuls()` on the CPU. Also used for
+    the tied output layers, whose weight is the embedding matrix, not a Linear's."""
+    if training and _ON.get() and x.device.type == "cpu" and torch.is_grad_enabled():
+        return _Bf16Linear.apply(x, weight, bias)
+    return F.linear(x, weight, bias)
+
+
+class Linear(nn.Linear):
+    """nn.Linear that multiplies in bf16 while training inside `bf16_matmuls()`."""
+
+    def forward(self, x):
+        return linear(x, self.weight, self.bias, training=self.training)

@@ -1,0 +1,79 @@
+"""precision.py: bf16 matmuls while training on the CPU, fp32 everywhere else."""
+import pytest
+import torch
+import torch.nn as nn
+
+from bertgpt.config import ModelConfig
+from bertgpt.models import build
+from bertgpt.precision import Linear, bf16_matmuls, cpu_has_amx
+from bertgpt.train import TrainConfig, _autocast
+
+
+def _pair(seed=0):
+    torch.manual_seed(seed)
+    ours = Linear(48, 80)
+    ref = nn.Linear(48, 80)
+    ref.load_state_dict(ours.state_dict())
+    return ours, ref
+
+
+def test_outside_the_context_it_is_exactly_nn_linear():
+    ours, ref = _pair()
+    x = torch.randn(3, 7, 48)
+    assert torch.equal(ours(x), ref(x))
+    with bf16_matmuls():  # eval mode ignores the switch: inference is always fp32
+        assert torch.equal(ours.eval()(x), ref(x))
+        with torch.no_grad():
+            assert torch.equal(ours.train()(x), ref(x))
+
+
+def test_bf16_forward_and_gradients_match_fp32_to_bf16_precision():
+    ours, ref = _pair()
+    x = torch.randn(4, 9, 48, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    g = torch.randn(4, 9, 80)
+    with bf16_matmuls():
+        y = ours(x)
+    y_ref = ref(x_ref)
+    assert y.dtype == torch.float32 and y.shape == y_ref.shape
+    assert not torch.equal(y, y_ref)  # it really multiplied in bf16
+    # bf16 keeps 8 bits of mantissa: relative error of a dot product ~ 2^-8.
+    assert torch.allclose(y, y_ref, rtol=0, atol=0.02 * y_ref.abs().max().item())
+    y.backward(g)
+    y_ref.backward(g)
+    for a, b in ((x.grad, x_ref.grad), (ours.weight.grad, ref.weight.grad)):
+        assert a.shape == b.shape and a.dtype == torch.float32
+        assert torch.allclose(a, b, rtol=0, atol=0.02 * b.abs().max().item())
+    assert torch.equal(ours.bias.grad, ref.bias.grad)  # the bias gradient stays fp32
+
+
+def test_a_model_loss_in_bf16_is_close_and_trains():
+    cfg = ModelConfig("gpt", vocab_size=50, n_layer=2, n_head=2, n_embd=32, block_size=16)
+    torch.manual_seed(0)
+    model = build(cfg).train()
+    ids = torch.randint(0, 50, (4, 17))
+    fp32 = model.loss(ids[:, :-1], ids[:, 1:])
+    with bf16_matmuls():
+        bf16 = model.loss(ids[:, :-1], ids[:, 1:])
+    assert bf16.item() == pytest.approx(fp32.item(), rel=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(30):
+        with bf16_matmuls():
+            loss = model.loss(ids[:, :-1], ids[:, 1:])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < fp32.item() - 1.0
+
+
+@pytest.mark.parametrize("precision, expect", [("fp32", False), ("bf16", True),
+                                               ("auto", None)])
+def test_the_training_loop_picks_bf16_matmuls_on_the_cpu(precision, expect):
+    """"auto" takes bf16 matmuls only where the CPU has AMX (where they measured faster)."""
+    from bertgpt import precision as prec
+    expect = cpu_has_amx() if expect is None else expect
+    ours, ref = _pair()
+    x = torch.randn(2, 48)
+    with _autocast(torch.device("cpu"), TrainConfig(precision=precision).precision):
+        assert prec._ON.get() is expect
+        assert torch.equal(ours(x), ref(x)) is not expect
