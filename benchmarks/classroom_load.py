@@ -108,7 +108,9 @@ class Log:
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.t0 = time.perf_counter()
         self.calls: list[tuple[str, float, bool, bool]] = []
+        self.spans: list[tuple[str, float, float, int]] = []  # (endpoint, start, end, student)
         self.errors: list[str] = []
         self.leaks: list[str] = []
         self.owned = 0
@@ -116,9 +118,11 @@ class Log:
         self.trains = {"completed": 0, "refused_busy": 0, "told_position": 0, "max_position": 0,
                        "waits": []}
 
-    def call(self, name, seconds, ok, during):
+    def call(self, name, seconds, ok, during, student=-1):
         with self.lock:
             self.calls.append((name, seconds, ok, during))
+            end = time.perf_counter() - self.t0
+            self.spans.append((name, end - seconds, end, student))
 
     def error(self, text):
         with self.lock:
@@ -272,6 +276,9 @@ def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyo
         timed(log, client, api, "/fill_mask", expect_error="not trained", source="own")
 
 
+LONG = {"/train", "/finetune", "/finetune_sweep", "/gpt_prompting", "(connect)"}
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -301,6 +308,11 @@ def summarize(log: Log, rss: Rss | None, opts, seconds: float) -> dict:
             "errors": log.errors, "leaks": log.leaks, "own_models_confirmed": log.owned,
             "training": {**{k: v for k, v in log.trains.items() if k != "waits"},
                          "wait_p50": pct(waits, .5), "wait_max": max(waits, default=0.0)},
+            # When each long action ran and each click over 0.5 s happened (seconds from
+            # the start), to tell what a slow click coincided with.
+            "timeline": {"long": [sp[:3] for sp in log.spans if sp[0] in LONG],
+                         "slow_clicks": [sp[:3] for sp in log.spans
+                                         if sp[0] not in LONG and sp[2] - sp[1] > 0.5]},
             "peak_rss_mb": round(rss.peak_kb / 1024, 1) if rss else None,
             "peak_rss_with_children_mb": round(rss.peak_tree_kb / 1024, 1) if rss else None,
             "cpus": os.cpu_count()}

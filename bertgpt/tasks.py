@@ -96,6 +96,21 @@ def key(example: dict) -> str:
     return example.get("question", "") + "\n" + (example.get("context") or example["text"])
 
 
+@lru_cache(maxsize=2)
+def _documents(seed: int) -> tuple:
+    """The held-out world's documents, made once: every task and tokenizer reads the same
+    ones, and making them is most of a task's cost (pure Python, so it holds the
+    interpreter lock a class server's clicks need)."""
+    return tuple(world_documents(seed=seed, n_docs=N_DOCS))
+
+
+def warm(tok, max_len: int) -> None:
+    """Build every task for this tokenizer now (the app does it at launch, in the
+    background), so no student's first fine-tune pays for it while the class waits."""
+    for task in TASKS:
+        _build(task, tok, int(max_len), HELDOUT_SEED)
+
+
 @lru_cache(maxsize=16)
 def _build(task: str, tok, max_len: int, seed: int):
     if task not in TASKS:
@@ -103,7 +118,7 @@ def _build(task: str, tok, max_len: int, seed: int):
     seen = pretraining_documents()
     budget = max_len - 2  # [CLS] ... [SEP]
     train, test, taken = [], [], set()
-    for n, doc in enumerate(world_documents(seed=seed, n_docs=N_DOCS)):
+    for n, doc in enumerate(_documents(seed)):
         if len(train) >= MAX_TRAIN and len(test) >= MAX_TEST[task]:
             break
         if doc.text in seen:

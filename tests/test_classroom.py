@@ -62,3 +62,21 @@ def test_five_students_no_errors_no_leaks():
     for name in ("/tokenize", "/mask", "/attention", "/fill_mask", "/generate", "/train"):
         assert report["endpoints"][name]["n"] >= 1, name
     assert report["peak_rss_mb"] and report["peak_rss_mb"] > 100
+
+
+def test_the_queue_never_rebuilds_gradios_monitoring_summary():
+    """Gradio summarises every past event with pandas after each event, for a monitoring
+    page the app keeps off; launch() turns that off, or clicks slow as a class goes on."""
+    import gradio as gr
+    from apphelp import free_port
+    from bertgpt.ui import launch
+    with gr.Blocks() as demo:
+        gr.Button().click(lambda: None)
+    launch(demo, prevent_thread_lock=True, server_port=free_port(), quiet=True)
+    try:
+        q = demo._queue
+        q.events_recorded = q.event_count_at_last_cache + 5000  # as after 5,000 clicks
+        records = [{"function": "f", "status": "success", "process_time": 0.1}] * 5000
+        assert q.compute_analytics_summary(records) == {"functions": {}}  # not rebuilt
+    finally:
+        demo.close()

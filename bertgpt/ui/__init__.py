@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from types import SimpleNamespace
 
 import gradio as gr
@@ -125,17 +126,40 @@ def build_app() -> gr.Blocks:
 def launch(demo: gr.Blocks | None = None, **overrides):
     """Launch with the settings a class needs (GRADIO-NOTES.md)."""
     demo = demo or build_app()
-    demo.queue(max_size=int(os.environ.get("BERTGPT_QUEUE", 200)),
-               default_concurrency_limit=int(os.environ.get("BERTGPT_CONCURRENCY", 4)))
     settings = dict(server_name=os.environ.get("BERTGPT_HOST", "127.0.0.1"),
                     server_port=int(os.environ.get("BERTGPT_PORT", 7860)),
                     max_file_size="10mb", enable_monitoring=False,
                     footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS)
     settings.update(overrides)
+    if not settings["enable_monitoring"]:
+        # After every event Gradio's queue rebuilds a pandas summary of all past events
+        # (up to 10,000) for its monitoring page, under the interpreter lock: a class's
+        # clicks got slower the longer the class ran. With the page off, never rebuild it.
+        os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
+    demo.queue(max_size=int(os.environ.get("BERTGPT_QUEUE", 200)),
+               default_concurrency_limit=int(os.environ.get("BERTGPT_CONCURRENCY", 4)))
     from . import gpu, worker
     if worker.enabled() and not gpu.zero_gpu():
         worker.warm()  # the training process's fork server imports torch now, not at Train
+    # Not a daemon: a process that exits within its two seconds waits for it, instead of
+    # tearing down torch and the tokenizer's thread pool under it (which aborts).
+    threading.Thread(target=_warm_tasks, name="bertgpt-warm-tasks").start()
     return demo.launch(**settings)
+
+
+def _warm_tasks() -> None:
+    """The Fine-tune tab's held-out tasks for the bundled BERT, built while the server
+    starts. Built on a student's first click instead, they held the interpreter lock for
+    1.4 s and every click in the class waited behind them (benchmarks/classroom_load.py)."""
+    try:
+        from .. import tasks
+        from ..assets import bundled
+        bert = bundled("bert")
+        if bert is not None:
+            tasks.warm(bert.tokenizer, bert.cfg.block_size)
+    except Exception:  # noqa: BLE001  (the first fine-tune builds them instead: slower, same)
+        import traceback
+        traceback.print_exc()
 
 
 CSS = """
