@@ -27,3 +27,16 @@ def test_both_minis_know_the_capital():
 def test_unknown_country_is_a_clear_error():
     with pytest.raises(gr.Error, match="Pick a country"):
         tab_intro.ask_both("Atlantis")
+
+
+@pytest.mark.skipif(bundled("bert") is None or bundled("gpt") is None,
+                    reason="bundled minis missing (assets/README.md rebuilds them)")
+def test_answers_are_computed_once_per_country():
+    """Every page load asks: a class of 30 must not cost 30 generations."""
+    tab_intro._answers.cache_clear()
+    first = tab_intro.ask_both("Italy")
+    assert tab_intro.ask_both("Italy") == first
+    info = tab_intro._answers.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    tab_intro._answers.cache_clear()  # and what is cached is what computing gives
+    assert tab_intro.ask_both("Italy") == first

@@ -7,6 +7,8 @@ the two bundled minis the same fact in each one's own way: nobody taught them th
 task; they picked it up while pre-training on the world corpus."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import gradio as gr
 
 from ..config import PRESETS
@@ -65,7 +67,14 @@ def ask_both(country: str, own=None):
     """The same fact asked of BERT (fill in the blank) and of GPT (continue the text)."""
     if country not in CAPITALS:
         raise gr.Error(f"Pick a country from the list ({', '.join(COUNTRY_NAMES[:4])}, ...).")
-    bert, gpt = get_model("bert", "bundled", own), get_model("gpt", "bundled", own)
+    return _answers(country)
+
+
+@lru_cache(maxsize=len(CAPITALS))
+def _answers(country: str) -> tuple[str, str]:
+    """Cached: the bundled models answer greedily, so a country always gets the same two
+    answers, and every page load of the class asks (the tab answers on load)."""
+    bert, gpt = get_model("bert", "bundled", None), get_model("gpt", "bundled", None)
     masked = f"the capital of {country.lower()} is [MASK] ."
     guesses = fill_mask(bert.model, bert.tokenizer, masked, top_k=3)[0]["candidates"]
     prompt = f"The capital of {country} is"
