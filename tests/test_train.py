@@ -116,7 +116,9 @@ def test_keep_best_hands_back_the_best_validation_weights():
     assert done["best_step"] == best["step"] < done["step"]
     assert done["record"]["final"] == best
     # The weights handed back are that step's: evaluating them gives the best figure.
-    again = data.evaluate(done["model"], cfg.batch_size, cfg.eval_batches, torch.device("cpu"))
+    with torch.no_grad():
+        again = data.evaluate(done["model"], cfg.batch_size, cfg.eval_batches,
+                              torch.device("cpu"))
     assert again["val_loss"] == pytest.approx(best["val_loss"], rel=1e-5)
 
 
@@ -124,5 +126,7 @@ def test_keep_best_off_ends_on_the_last_weights():
     evals, done, data, cfg = _memorise(keep_best=False)
     assert done["best_step"] == done["step"]
     assert done["record"]["final"] == evals[-1]
-    again = data.evaluate(done["model"], cfg.batch_size, cfg.eval_batches, torch.device("cpu"))
+    with torch.no_grad():
+        again = data.evaluate(done["model"], cfg.batch_size, cfg.eval_batches,
+                              torch.device("cpu"))
     assert again["val_loss"] == pytest.approx(evals[-1]["val_loss"], rel=1e-5)

@@ -245,7 +245,20 @@ def _status(run: Run, final: bool = False) -> str:
         lines.append(f"**Done** ({ends}). Your model{'s are' if len(run.models) > 1 else ' is'} "
                      "now the **own** model in Fill-mask and Generate; the zip below holds "
                      "the checkpoint.")
+        lines += [_kept_note(arch, loaded.record) for arch, loaded in run.models.items()
+                  if _kept_note(arch, loaded.record)]
     return "  \n".join(lines)
+
+
+def _kept_note(arch: str, record: dict) -> str:
+    """Said when the run handed back earlier weights than its last (TrainConfig.keep_best):
+    validation got worse at the end, the classic sign of memorising a small text."""
+    best, steps, final = record.get("best_step"), record.get("steps"), record.get("final") or {}
+    if best is None or steps is None or best >= steps or "val_loss" not in final:
+        return ""
+    return (f"{arch.upper()}: validation loss was lowest at step {best} "
+            f"({final['val_loss']:.3f}) and rose after it: the model began to memorise its "
+            f"text (overfitting). The model you keep is step {best}'s.")
 
 
 def _probes(run: Run) -> str:
