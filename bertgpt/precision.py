@@ -79,10 +79,19 @@ class _Bf16Linear(torch.autograd.Function):
         return gx, gw, gbias
 
 
+# Below this many multiply-adds a product stays fp32: each bf16 oneDNN call costs ~35 us
+# whatever its size (fp32: ~18 us), more than AMX saves on a small product. Measured in
+# whole training steps: bf16 for every Linear vs only those above 16M vs 40M, on the
+# throughput benchmark's GPT and BERT and the 60 s recipe's GPT (benchmarks/README.md).
+MIN_MACS = 16_000_000
+
+
 def linear(x, weight, bias=None, *, training: bool):
-    """F.linear, in bf16 when training inside `bf16_matmuls()` on the CPU. Also used for
-    the tied output layers, whose weight is the embedding matrix, not a Linear's."""
-    if training and _ON.get() and x.device.type == "cpu" and torch.is_grad_enabled():
+    """F.linear, in bf16 when training inside `bf16_matmuls()` on the CPU and the product
+    is large enough to gain. Also used for the tied output layers, whose weight is the
+    embedding matrix, not a Linear's."""
+    if (training and _ON.get() and x.device.type == "cpu" and torch.is_grad_enabled()
+            and x.numel() * weight.shape[0] >= MIN_MACS):
         return _Bf16Linear.apply(x, weight, bias)
     return F.linear(x, weight, bias)
 

@@ -5,8 +5,15 @@ import torch.nn as nn
 
 from bertgpt.config import ModelConfig
 from bertgpt.models import build
+from bertgpt import precision
 from bertgpt.precision import Linear, bf16_matmuls, cpu_has_amx
 from bertgpt.train import TrainConfig, _autocast
+
+
+@pytest.fixture
+def every_size(monkeypatch):
+    """These tests' products are small; let them take the bf16 path anyway."""
+    monkeypatch.setattr(precision, "MIN_MACS", 0)
 
 
 def _pair(seed=0):
@@ -27,7 +34,7 @@ def test_outside_the_context_it_is_exactly_nn_linear():
             assert torch.equal(ours.train()(x), ref(x))
 
 
-def test_bf16_forward_and_gradients_match_fp32_to_bf16_precision():
+def test_bf16_forward_and_gradients_match_fp32_to_bf16_precision(every_size):
     ours, ref = _pair()
     x = torch.randn(4, 9, 48, requires_grad=True)
     x_ref = x.detach().clone().requires_grad_()
@@ -47,7 +54,7 @@ def test_bf16_forward_and_gradients_match_fp32_to_bf16_precision():
     assert torch.equal(ours.bias.grad, ref.bias.grad)  # the bias gradient stays fp32
 
 
-def test_a_model_loss_in_bf16_is_close_and_trains():
+def test_a_model_loss_in_bf16_is_close_and_trains(every_size):
     cfg = ModelConfig("gpt", vocab_size=50, n_layer=2, n_head=2, n_embd=32, block_size=16)
     torch.manual_seed(0)
     model = build(cfg).train()
@@ -66,14 +73,23 @@ def test_a_model_loss_in_bf16_is_close_and_trains():
     assert loss.item() < fp32.item() - 1.0
 
 
-@pytest.mark.parametrize("precision, expect", [("fp32", False), ("bf16", True),
+@pytest.mark.parametrize("mode, expect", [("fp32", False), ("bf16", True),
                                                ("auto", None)])
-def test_the_training_loop_picks_bf16_matmuls_on_the_cpu(precision, expect):
+def test_the_training_loop_picks_bf16_matmuls_on_the_cpu(mode, expect, every_size):
     """"auto" takes bf16 matmuls only where the CPU has AMX (where they measured faster)."""
-    from bertgpt import precision as prec
     expect = cpu_has_amx() if expect is None else expect
     ours, ref = _pair()
     x = torch.randn(2, 48)
-    with _autocast(torch.device("cpu"), TrainConfig(precision=precision).precision):
-        assert prec._ON.get() is expect
+    with _autocast(torch.device("cpu"), TrainConfig(precision=mode).precision):
+        assert precision._ON.get() is expect
         assert torch.equal(ours(x), ref(x)) is not expect
+
+
+def test_small_products_stay_fp32_large_ones_go_bf16():
+    """bf16's fixed cost per call outweighs AMX's gain on a small product."""
+    ours, ref = _pair()
+    small = torch.randn(10, 48)               # 10 x 48 x 80 multiply-adds
+    big = torch.randn(precision.MIN_MACS // (48 * 80) + 1, 48)
+    with bf16_matmuls():
+        assert torch.equal(ours(small), ref(small))
+        assert not torch.equal(ours(big), ref(big))
