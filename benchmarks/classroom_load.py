@@ -264,7 +264,7 @@ def student(i: int, url: str, api: dict, log: Log, opts, deadline: float, everyo
             return
         mine, others = marker(i), set(everyone) - {marker(i)}
         out = [timed(log, client, api, "/fill_mask", source="own", top_k=20,
-                     text=f"the [MASK] eats fish ."),
+                     text="the [MASK] eats fish ."),
                timed(log, client, api, "/generate", source="own", temperature=0, max_tokens=20,
                      prompt="the", seed=i)]
         seen = words(out)
