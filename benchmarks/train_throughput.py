@@ -1,12 +1,12 @@
 """Training-step throughput on the CPU: our GPT and BERT against transformers' GPT-2 and
 BERT with the same config, optimizer and batch, measured side by side in one run.
 
-    python benchmarks/train_throughput.py [--rounds 5] [--steps 10]
+    python benchmarks/train_throughput.py [--rounds 16] [--steps 5] [--seed 0]
 
 Config (issue #3): 4 layers, 4 heads, width 128, vocab 65, block 64, batch 12, AdamW
-(lr 1e-3, torch's defaults otherwise). Rounds interleave the runs so background load hits
-all of them alike; each figure is the median step time. Also reports GFLOP/s reached
-against a large fp32 matmul.
+(lr 1e-3, torch's defaults otherwise). The runs take turns of a few steps, in a shuffled
+order each round, so background load hits all of them alike; each figure is the median
+step time. Also reports GFLOP/s reached against a large fp32 matmul.
 
 Four runs per model, so every gain is visible on its own:
   bertgpt            as `bertgpt train` runs it on this CPU: fused AdamW, and the matmuls
@@ -19,12 +19,13 @@ The headline ratio is bertgpt against transformers as it comes.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 
 import torch
 
-from bertgpt import hf
+from bertgpt import hf, precision
 from bertgpt.config import ModelConfig
 from bertgpt.models import build
 from bertgpt.precision import bf16_matmuls, cpu_has_amx
@@ -84,55 +85,89 @@ def step_fn(arch, ours, model):
     return lambda: model(input_ids=ids[:, :-1], attention_mask=ones, labels=labels).loss
 
 
-def time_steps(model, loss_fn, steps, fused=False, bf16=False):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
-    times = []
-    for _ in range(steps + 2):
+class Run:
+    """One variant's model, optimizer and batch, ready to take single timed steps."""
+
+    def __init__(self, model, loss_fn, fused: bool, bf16: bool, fused_mlp: bool = True):
+        self.model, self.loss_fn, self.bf16, self.fused_mlp = model, loss_fn, bf16, fused_mlp
+        self.opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
+        self.times: list[float] = []
+
+    def step(self) -> float:
+        precision.FUSED_MLP = self.fused_mlp
         t = time.perf_counter()
-        with bf16_matmuls(bf16):
-            loss = loss_fn()
-        opt.zero_grad(set_to_none=True)
+        with bf16_matmuls(self.bf16):
+            loss = self.loss_fn()
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
-    return times[2:]  # the first steps allocate
+        self.opt.step()
+        return time.perf_counter() - t
 
 
 # (label, ours, fused AdamW, bf16 matmuls); bf16 only where `auto` would choose it.
-def variants():
+def variants(ablate=False):
     amx = cpu_has_amx()
-    return [("bertgpt", True, True, amx), ("bertgpt fp32", True, False, False),
-            ("transformers", False, False, False), ("transformers fused", False, True, False)]
+    v = [("bertgpt", True, True, amx), ("bertgpt fp32", True, False, False),
+         ("transformers", False, False, False), ("transformers fused", False, True, False)]
+    if ablate and amx:  # what precision.py's one-function MLP buys on its own
+        v.append(("bertgpt, MLP as 2 Linears", True, True, amx))
+    return v
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=16)
+    p.add_argument("--steps", type=int, default=5, help="consecutive steps per turn")
+    p.add_argument("--warmup", type=int, default=3, help="untimed first steps per run")
+    p.add_argument("--seed", type=int, default=0, help="seeds the order within a cycle")
+    p.add_argument("--ablate", action="store_true",
+                   help="add a run with the MLP as two bf16 Linears (no fused MLP)")
     args = p.parse_args()
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, AMX: "
           f"{cpu_has_amx()}; large fp32 matmul: {peak:.0f} GFLOP/s")
-    runs = {(a, v): (m := make(a, v[1]), step_fn(a, v[1], m))
-            for a in ("gpt", "bert") for v in variants()}
-    times = {k: [] for k in runs}
-    for _ in range(args.rounds):
-        for (arch, v), (model, fn) in runs.items():
-            times[(arch, v)] += time_steps(model, fn, args.steps, fused=v[2], bf16=v[3])
-    print(f"{'model':32s} {'ms/step':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'% of matmul':>11s}")
+    runs = {}
     for arch in ("gpt", "bert"):
-        flops = flops_per_step(runs[(arch, variants()[0])][0], arch)
+        for v in variants(args.ablate):
+            model = make(arch, v[1])
+            runs[(arch, v)] = Run(model, step_fn(arch, v[1], model), fused=v[2], bf16=v[3],
+                                  fused_mlp="2 Linears" not in v[0])
+    for run in runs.values():
+        for _ in range(args.warmup):  # the first steps allocate
+            run.step()
+    # Every run takes a turn of a few consecutive steps each round (a model trains step
+    # after step, with its weights warm in the cache), in a shuffled order: a slow spell on
+    # this shared box lands on all runs alike instead of on whichever ran through it.
+    order, rng = list(runs.values()), random.Random(args.seed)
+    for _ in range(args.rounds):
+        rng.shuffle(order)
+        for run in order:
+            run.times += [run.step() for _ in range(args.steps)]
+    print(f"{'model':44s} {'ms/step':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'% of matmul':>11s}")
+    for arch in ("gpt", "bert"):
+        flops = flops_per_step(runs[(arch, variants()[0])].model, arch)
         med = {}
-        for v in variants():
-            med[v[0]] = statistics.median(times[(arch, v)])
+        for v in variants(args.ablate):
+            med[v[0]] = statistics.median(runs[(arch, v)].times)
             gf = flops / med[v[0]] / 1e9
             extra = " (bf16 matmuls)" if v[3] else ""
-            print(f"{v[0] + ' ' + arch.upper() + extra:32s} {med[v[0]] * 1e3:8.1f} "
+            print(f"{v[0] + ' ' + arch.upper() + extra:44s} {med[v[0]] * 1e3:8.1f} "
                   f"{B * T / med[v[0]]:9.0f} {gf:8.1f} {gf / peak:10.1%}")
         print(f"  -> bertgpt {arch.upper()} is {med['transformers'] / med['bertgpt']:.2f}x "
               f"transformers' tokens/s ({med['transformers fused'] / med['bertgpt']:.2f}x "
               f"transformers with fused AdamW; fp32 with the same AdamW: "
               f"{med['transformers'] / med['bertgpt fp32']:.2f}x)")
+        ours, theirs = runs[(arch, variants()[0])].times, runs[(arch, variants()[2])].times
+        spread = quarter_ratios(theirs, ours)
+        print(f"     the same ratio in each quarter of the rounds: "
+              + ", ".join(f"{r:.2f}x" for r in spread))
+
+
+def quarter_ratios(theirs, ours):
+    """The speed ratio within each quarter of the run: how much the headline moves."""
+    n = max(1, len(ours) // 4)
+    return [statistics.median(theirs[i:i + n]) / statistics.median(ours[i:i + n])
+            for i in range(0, len(ours) - n + 1, n)]
 
 
 if __name__ == "__main__":

@@ -71,12 +71,49 @@ class _Bf16Linear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = (gb @ w).float().view(*grad.shape[:-1], w.shape[1])
         if ctx.needs_input_grad[1]:
-            # The (in, out) product, turned to (out, in) and fp32 in one pass (a
-            # transposed gradient would be copied again by autograd to match the weight).
-            gw = (x2.t() @ gb).t().to(torch.float32, memory_format=torch.contiguous_format)
+            gw = _weight_grad(x2, gb)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             gbias = g.sum(0)
         return gx, gw, gbias
+
+
+class _Bf16MLP(torch.autograd.Function):
+    """fc -> GELU -> proj as one function, bf16 from fc's input to proj's input.
+
+    Two `_Bf16Linear`s around an fp32 GELU would cast the (tokens, 4C) activation to fp32
+    after fc, add the bias, run GELU, and cast back to bf16 for proj -- and the same
+    three passes again in the backward. Here the bias rides in fc's bf16 addmm and GELU
+    and its backward run on the bf16 tensor, as autocast would; only the block's input
+    and output are fp32."""
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, approximate):
+        xb = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        w1b, w2b = w1.to(torch.bfloat16), w2.to(torch.bfloat16)
+        h = torch.addmm(b1.to(torch.bfloat16), xb, w1b.t())  # (N, 4C) pre-activation
+        a = F.gelu(h, approximate=approximate)
+        ctx.save_for_backward(xb, w1b, w2b, h, a)
+        ctx.approximate = approximate
+        y = (a @ w2b.t()).float().add_(b2)
+        return y.view(*x.shape[:-1], w2.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad):
+        xb, w1b, w2b, h, a = ctx.saved_tensors
+        g = grad.reshape(-1, grad.shape[-1])
+        gb = g.to(torch.bfloat16)
+        gw2 = _weight_grad(a, gb)
+        gh = torch.ops.aten.gelu_backward(gb @ w2b, h, approximate=ctx.approximate)
+        gw1 = _weight_grad(xb, gh)
+        gx = (gh @ w1b).float().view(*grad.shape[:-1], w1b.shape[1])
+        return gx, gw1, gh.sum(0, dtype=torch.float32), gw2, g.sum(0), None
+
+
+def _weight_grad(x2, gb):
+    """dW for y = x W^T: the (in, out) product, turned to (out, in) and fp32 in one pass
+    (oneDNN runs x.T @ g ~5x faster than g.T @ x here, and a transposed gradient would be
+    copied again by autograd to match the weight)."""
+    return (x2.t() @ gb).t().to(torch.float32, memory_format=torch.contiguous_format)
 
 
 # Below this many multiply-adds a product stays fp32: each bf16 oneDNN call costs ~35 us
@@ -90,10 +127,24 @@ def linear(x, weight, bias=None, *, training: bool):
     """F.linear, in bf16 when training inside `bf16_matmuls()` on the CPU and the product
     is large enough to gain. Also used for the tied output layers, whose weight is the
     embedding matrix, not a Linear's."""
-    if (training and _ON.get() and x.device.type == "cpu" and torch.is_grad_enabled()
-            and x.numel() * weight.shape[0] >= MIN_MACS):
+    if _use_bf16(x, weight, training):
         return _Bf16Linear.apply(x, weight, bias)
     return F.linear(x, weight, bias)
+
+
+FUSED_MLP = True  # a switch for benchmarks/README.md's comparison
+
+
+def mlp(x, fc: nn.Linear, proj: nn.Linear, approximate: str, *, training: bool):
+    """proj(GELU(fc(x))): one bf16 function when `linear` would take bf16 for fc."""
+    if FUSED_MLP and _use_bf16(x, fc.weight, training):
+        return _Bf16MLP.apply(x, fc.weight, fc.bias, proj.weight, proj.bias, approximate)
+    return proj(F.gelu(fc(x), approximate=approximate))
+
+
+def _use_bf16(x, weight, training: bool) -> bool:
+    return (training and _ON.get() and x.device.type == "cpu" and torch.is_grad_enabled()
+            and x.numel() * weight.shape[0] >= MIN_MACS)
 
 
 class Linear(nn.Linear):

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig
-from .precision import Linear
+from .precision import Linear, mlp
 
 
 class SelfAttention(nn.Module):
@@ -85,7 +85,7 @@ class MLP(nn.Module):
         self.approximate = "tanh" if cfg.act == "gelu_tanh" else "none"
 
     def forward(self, x):
-        return self.proj(F.gelu(self.fc(x), approximate=self.approximate))
+        return mlp(x, self.fc, self.proj, self.approximate, training=self.training)
 
 
 class Block(nn.Module):

@@ -93,3 +93,40 @@ def test_small_products_stay_fp32_large_ones_go_bf16():
     with bf16_matmuls():
         assert torch.equal(ours(small), ref(small))
         assert not torch.equal(ours(big), ref(big))
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
+def test_the_fused_mlp_matches_the_fp32_mlp_to_bf16_precision(activation, every_size):
+    """fc -> GELU -> proj as one bf16 function: same output and gradients as the fp32
+    module, within bf16's rounding, for BERT's erf GELU and GPT-2's tanh GELU."""
+    from bertgpt.transformer import MLP
+    cfg = ModelConfig("gpt", vocab_size=50, n_layer=1, n_head=2, n_embd=32, block_size=16,
+                      activation=activation)
+    torch.manual_seed(0)
+    mlp = MLP(cfg).train()
+    x = torch.randn(3, 5, 32, requires_grad=True)
+    g = torch.randn(3, 5, 32)
+    ref = mlp(x)
+    ref.backward(g)
+    ref_grads = [t.grad.clone() for t in (x, *mlp.parameters())]
+    x.grad = None
+    mlp.zero_grad()
+    with bf16_matmuls():
+        y = mlp(x)
+    assert y.grad_fn is not None and "Bf16MLP" in type(y.grad_fn).__name__
+    assert y.dtype == torch.float32 and not torch.equal(y, ref)
+    assert torch.allclose(y, ref, rtol=0, atol=0.02 * ref.abs().max().item())
+    y.backward(g)
+    for got, want in zip([t.grad for t in (x, *mlp.parameters())], ref_grads):
+        assert got.dtype == torch.float32 and got.shape == want.shape
+        assert torch.allclose(got, want, rtol=0, atol=0.03 * want.abs().max().item())
+
+
+def test_the_fused_mlp_switch_falls_back_to_the_two_linears(every_size, monkeypatch):
+    from bertgpt.transformer import MLP
+    cfg = ModelConfig("bert", vocab_size=50, n_layer=1, n_head=2, n_embd=32, block_size=16)
+    mlp = MLP(cfg).train()
+    monkeypatch.setattr(precision, "FUSED_MLP", False)
+    with bf16_matmuls():
+        y = mlp(torch.randn(2, 32, requires_grad=True))
+    assert "Bf16Linear" in type(y.grad_fn).__name__
