@@ -56,12 +56,14 @@ class _Bf16Linear(torch.autograd.Function):
         w = weight.to(torch.bfloat16)
         ctx.save_for_backward(x2, w)  # bf16 activations: half the memory, too
         ctx.has_bias = bias is not None
-        # Back to fp32 for the next op, then the bias in fp32. (Not `bf16 + fp32 bias`:
-        # that mixed-dtype broadcast add takes a slow path, ~6x a plain add here.)
-        y = (x2 @ w.t()).float()
-        if bias is not None:
-            y.add_(bias)
-        return y.view(*x.shape[:-1], weight.shape[0])
+        # The bias rides in the product (oneDNN adds it to the fp32 accumulator), then
+        # back to fp32 for the next op. (Not `bf16 product + fp32 bias`: that mixed-dtype
+        # broadcast add takes a slow path, ~6x a plain add here.)
+        if bias is None:
+            y = x2 @ w.t()
+        else:
+            y = torch.addmm(bias.to(torch.bfloat16), x2, w.t())
+        return y.float().view(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad):
