@@ -88,67 +88,84 @@ def step_fn(arch, ours, model):
 class Run:
     """One variant's model, optimizer and batch, ready to take single timed steps."""
 
-    def __init__(self, model, loss_fn, fused: bool, bf16: bool, fused_mlp: bool = True):
-        self.model, self.loss_fn, self.bf16, self.fused_mlp = model, loss_fn, bf16, fused_mlp
+    def __init__(self, model, loss_fn, fused: bool, bf16: bool, switches=()):
+        self.model, self.loss_fn, self.bf16 = model, loss_fn, bf16
+        self.switches = dict(switches)  # precision.py settings this run turns off
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
-        self.times: list[float] = []
+        self.times: list[list[float]] = []  # one list of step times per round
 
     def step(self) -> float:
-        precision.FUSED_MLP = self.fused_mlp
-        t = time.perf_counter()
-        with bf16_matmuls(self.bf16):
-            loss = self.loss_fn()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return time.perf_counter() - t
+        saved = {k: getattr(precision, k) for k in self.switches}
+        for k, v in self.switches.items():
+            setattr(precision, k, v)
+        try:
+            t = time.perf_counter()
+            with bf16_matmuls(self.bf16):
+                loss = self.loss_fn()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            return time.perf_counter() - t
+        finally:
+            for k, v in saved.items():
+                setattr(precision, k, v)
 
 
-# (label, ours, fused AdamW, bf16 matmuls); bf16 only where `auto` would choose it.
+# (label, ours, fused AdamW, bf16 matmuls, precision.py switches); bf16 only where `auto`
+# would choose it.
 def variants(ablate=False):
     amx = cpu_has_amx()
-    v = [("bertgpt", True, True, amx), ("bertgpt fp32", True, False, False),
-         ("transformers", False, False, False), ("transformers fused", False, True, False)]
-    if ablate and amx:  # what precision.py's one-function MLP buys on its own
-        v.append(("bertgpt, MLP as 2 Linears", True, True, amx))
+    v = [("bertgpt", True, True, amx, ()), ("bertgpt fp32", True, False, False, ()),
+         ("transformers", False, False, False, ()),
+         ("transformers fused", False, True, False, ())]
+    if ablate and amx:  # what each of precision.py's choices buys on its own
+        v += [("bertgpt, exact tanh-GELU kernel", True, True, amx,
+               (("TANH_AS_ERF", False),)),
+              ("bertgpt, MLP as 2 Linears", True, True, amx, (("FUSED_MLP", False),))]
     return v
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=12)
     p.add_argument("--steps", type=int, default=5, help="consecutive steps per turn")
-    p.add_argument("--warmup", type=int, default=3, help="untimed first steps per run")
-    p.add_argument("--seed", type=int, default=0, help="seeds the order within a cycle")
+    p.add_argument("--instances", type=int, default=3,
+                   help="models per run, each with its own memory (see below)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed first steps per model")
+    p.add_argument("--seed", type=int, default=0, help="seeds the order within a round")
     p.add_argument("--ablate", action="store_true",
-                   help="add a run with the MLP as two bf16 Linears (no fused MLP)")
+                   help="add runs with one of precision.py's choices turned off")
     args = p.parse_args()
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, AMX: "
           f"{cpu_has_amx()}; large fp32 matmul: {peak:.0f} GFLOP/s")
-    runs = {}
-    for arch in ("gpt", "bert"):
-        for v in variants(args.ablate):
+    # Several models per run: on this box two copies of the same model, same code, same
+    # process, differ by up to 12% in step time (where their weights and optimizer state
+    # happen to sit in memory), so one copy per run would make that luck the result.
+    runs = {(arch, v): [] for arch in ("gpt", "bert") for v in variants(args.ablate)}
+    for (arch, v), copies in runs.items():
+        for _ in range(args.instances):
             model = make(arch, v[1])
-            runs[(arch, v)] = Run(model, step_fn(arch, v[1], model), fused=v[2], bf16=v[3],
-                                  fused_mlp="2 Linears" not in v[0])
-    for run in runs.values():
+            copies.append(Run(model, step_fn(arch, v[1], model), fused=v[2], bf16=v[3],
+                              switches=v[4]))
+    order = [run for copies in runs.values() for run in copies]
+    for run in order:
         for _ in range(args.warmup):  # the first steps allocate
             run.step()
-    # Every run takes a turn of a few consecutive steps each round (a model trains step
+    # Every model takes a turn of a few consecutive steps each round (a model trains step
     # after step, with its weights warm in the cache), in a shuffled order: a slow spell on
     # this shared box lands on all runs alike instead of on whichever ran through it.
-    order, rng = list(runs.values()), random.Random(args.seed)
+    rng = random.Random(args.seed)
     for _ in range(args.rounds):
         rng.shuffle(order)
         for run in order:
-            run.times += [run.step() for _ in range(args.steps)]
+            run.times.append([run.step() for _ in range(args.steps)])
     print(f"{'model':44s} {'ms/step':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'% of matmul':>11s}")
     for arch in ("gpt", "bert"):
-        flops = flops_per_step(runs[(arch, variants()[0])].model, arch)
+        flops = flops_per_step(runs[(arch, variants()[0])][0].model, arch)
         med = {}
         for v in variants(args.ablate):
-            med[v[0]] = statistics.median(runs[(arch, v)].times)
+            med[v[0]] = statistics.median(steps(runs[(arch, v)]))
             gf = flops / med[v[0]] / 1e9
             extra = " (bf16 matmuls)" if v[3] else ""
             print(f"{v[0] + ' ' + arch.upper() + extra:44s} {med[v[0]] * 1e3:8.1f} "
@@ -157,17 +174,17 @@ def main():
               f"transformers' tokens/s ({med['transformers fused'] / med['bertgpt']:.2f}x "
               f"transformers with fused AdamW; fp32 with the same AdamW: "
               f"{med['transformers'] / med['bertgpt fp32']:.2f}x)")
-        ours, theirs = runs[(arch, variants()[0])].times, runs[(arch, variants()[2])].times
-        spread = quarter_ratios(theirs, ours)
-        print(f"     the same ratio in each quarter of the rounds: "
+        ours, theirs = runs[(arch, variants()[0])], runs[(arch, variants()[2])]
+        q = max(1, args.rounds // 4)
+        spread = [statistics.median(steps(theirs, r, r + q)) / statistics.median(steps(ours, r, r + q))
+                  for r in range(0, args.rounds - q + 1, q)]
+        print("     the same ratio in each quarter of the rounds: "
               + ", ".join(f"{r:.2f}x" for r in spread))
 
 
-def quarter_ratios(theirs, ours):
-    """The speed ratio within each quarter of the run: how much the headline moves."""
-    n = max(1, len(ours) // 4)
-    return [statistics.median(theirs[i:i + n]) / statistics.median(ours[i:i + n])
-            for i in range(0, len(ours) - n + 1, n)]
+def steps(copies, first=0, last=None):
+    """Every timed step of a run's models, in rounds first..last."""
+    return [t for run in copies for turn in run.times[first:last] for t in turn]
 
 
 if __name__ == "__main__":

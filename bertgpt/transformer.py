@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig
-from .precision import Linear, mlp
+from .precision import Linear, attention, mlp
 
 
 class SelfAttention(nn.Module):
@@ -40,6 +40,13 @@ class SelfAttention(nn.Module):
         Returns (y (B, T, C), weights (B, H, T, S) or None, new cache (k, v)).
         """
         B, T, C = x.shape
+        p_drop = self.dropout if self.training else 0.0
+        if mask is None and cache is None and not need_weights and p_drop == 0:
+            # Training on an AMX CPU: one bf16 function (precision.py). No cache is kept:
+            # generation runs in eval mode, which never takes this path.
+            y = attention(x, self.qkv, self.n_head, is_causal, training=self.training)
+            if y is not None:
+                return self.proj(y), None, None
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, H, T, D): each head attends in its own D-wide subspace.
         q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
@@ -49,7 +56,6 @@ class SelfAttention(nn.Module):
             # A query at the end of the sequence may see every cached key: causality is
             # already guaranteed by the cache holding only the past.
             is_causal = is_causal and cache[0].shape[2] == 0
-        p_drop = self.dropout if self.training else 0.0
         if need_weights:
             y, weights = _attention_with_weights(q, k, v, mask, is_causal, p_drop, self.training)
         else:

@@ -130,3 +130,42 @@ def test_the_fused_mlp_switch_falls_back_to_the_two_linears(every_size, monkeypa
     with bf16_matmuls():
         y = mlp(torch.randn(2, 32, requires_grad=True))
     assert "Bf16Linear" in type(y.grad_fn).__name__
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_the_fused_attention_matches_the_ops_one_by_one(causal, every_size, monkeypatch):
+    """qkv + flash attention as one bf16 function: the same forward as the bf16 qkv Linear
+    followed by SDPA (both round the same product), and the same gradients up to the bias
+    gradient's bf16 sum."""
+    from bertgpt.transformer import SelfAttention
+    cfg = ModelConfig("gpt", vocab_size=50, n_layer=1, n_head=4, n_embd=32, block_size=16)
+    torch.manual_seed(0)
+    attn = SelfAttention(cfg).train()
+    x = torch.randn(3, 16, 32, requires_grad=True)
+    g = torch.randn(3, 16, 32)
+    results = []
+    for fused in (False, True):
+        monkeypatch.setattr(precision, "FUSED_ATTENTION", fused)
+        x.grad = None
+        attn.zero_grad()
+        with bf16_matmuls():
+            y, _, cache = attn(x, is_causal=causal)
+        assert ("Bf16Attention" in str(y.grad_fn.next_functions)) is fused
+        y.backward(g)
+        results.append([y.detach()] + [t.grad for t in (x, *attn.parameters())])
+    for one_by_one, fused in zip(*results):
+        scale = one_by_one.abs().max().item()
+        assert torch.allclose(fused, one_by_one, rtol=0, atol=0.01 * scale)
+    assert torch.equal(results[0][0], results[1][0])  # the forward is the same arithmetic
+
+
+def test_attention_with_a_mask_or_weights_takes_the_ops_one_by_one(every_size):
+    from bertgpt.transformer import SelfAttention
+    cfg = ModelConfig("bert", vocab_size=50, n_layer=1, n_head=4, n_embd=32, block_size=16)
+    attn = SelfAttention(cfg).train()
+    x = torch.randn(2, 8, 32, requires_grad=True)
+    mask = torch.ones(2, 1, 1, 8, dtype=torch.bool)
+    with bf16_matmuls():
+        for kwargs in ({"mask": mask}, {"need_weights": True}):
+            y, _, cache = attn(x, **kwargs)
+            assert cache is not None and "Bf16Attention" not in str(y.grad_fn.next_functions)
