@@ -26,6 +26,7 @@ import time
 import torch
 
 from bertgpt import hf, precision
+from bertgpt.allocator import keep_freed_memory
 from bertgpt.config import ModelConfig
 from bertgpt.models import build
 from bertgpt.precision import bf16_matmuls, cpu_has_amx
@@ -113,15 +114,18 @@ class Run:
 
 # (label, ours, fused AdamW, bf16 matmuls, precision.py switches); bf16 only where `auto`
 # would choose it.
-def variants(ablate=False):
+def variants(ablate=False, arch="gpt"):
     amx = cpu_has_amx()
     v = [("bertgpt", True, True, amx, ()), ("bertgpt fp32", True, False, False, ()),
          ("transformers", False, False, False, ()),
          ("transformers fused", False, True, False, ())]
     if ablate and amx:  # what each of precision.py's choices buys on its own
-        v += [("bertgpt, exact tanh-GELU kernel", True, True, amx,
-               (("TANH_AS_ERF", False),)),
-              ("bertgpt, MLP as 2 Linears", True, True, amx, (("FUSED_MLP", False),))]
+        v += [("bertgpt, MLP as 2 Linears", True, True, amx, (("FUSED_MLP", False),)),
+              ("bertgpt, attention op by op", True, True, amx,
+               (("FUSED_ATTENTION", False),))]
+        if arch == "gpt":  # BERT's GELU is the erf one already
+            v.append(("bertgpt, tanh-GELU kernel", True, True, amx,
+                      (("TANH_AS_ERF", False),)))
     return v
 
 
@@ -136,13 +140,16 @@ def main():
     p.add_argument("--ablate", action="store_true",
                    help="add runs with one of precision.py's choices turned off")
     args = p.parse_args()
+    # As `bertgpt train` sets it (bertgpt/allocator.py): process-wide, so every run gets it.
+    tuned = keep_freed_memory()
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, AMX: "
-          f"{cpu_has_amx()}; large fp32 matmul: {peak:.0f} GFLOP/s")
+          f"{cpu_has_amx()}; malloc keeps freed memory: {tuned}; "
+          f"large fp32 matmul: {peak:.0f} GFLOP/s")
     # Several models per run: on this box two copies of the same model, same code, same
     # process, differ by up to 12% in step time (where their weights and optimizer state
     # happen to sit in memory), so one copy per run would make that luck the result.
-    runs = {(arch, v): [] for arch in ("gpt", "bert") for v in variants(args.ablate)}
+    runs = {(arch, v): [] for arch in ("gpt", "bert") for v in variants(args.ablate, arch)}
     for (arch, v), copies in runs.items():
         for _ in range(args.instances):
             model = make(arch, v[1])
@@ -164,7 +171,7 @@ def main():
     for arch in ("gpt", "bert"):
         flops = flops_per_step(runs[(arch, variants()[0])][0].model, arch)
         med = {}
-        for v in variants(args.ablate):
+        for v in variants(args.ablate, arch):
             med[v[0]] = statistics.median(steps(runs[(arch, v)]))
             gf = flops / med[v[0]] / 1e9
             extra = " (bf16 matmuls)" if v[3] else ""

@@ -94,9 +94,11 @@ class BERT(nn.Module):
         positions -- the others carry label -100 and would be thrown away anyway.
         Returns (loss, parts) where parts holds each loss and accuracy as floats-to-be."""
         hidden, _ = self.encode(input_ids, segment_ids, attention_mask)
-        sel = labels != -100
-        mlm_logits = self.mlm_head(hidden[sel])  # (N, V)
-        target = labels[sel]
+        # The selected positions' rows by index: one nonzero for hidden and labels alike,
+        # and a backward that adds rows back (index_add) rather than a masked scatter.
+        sel = (labels.reshape(-1) != -100).nonzero().squeeze(1)
+        mlm_logits = self.mlm_head(hidden.reshape(-1, hidden.shape[-1]).index_select(0, sel))
+        target = labels.reshape(-1).index_select(0, sel)  # (N,) for the (N, V) logits
         if target.numel():
             mlm_loss = F.cross_entropy(mlm_logits.float(), target)
         else:  # nothing selected in this batch: a zero that still has a graph

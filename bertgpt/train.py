@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .allocator import keep_freed_memory
 from .data import BertData, GPTData, split_text
 from .errors import ConfigError
 from .models import build
@@ -151,6 +152,8 @@ def run(model, data, cfg: TrainConfig, stop=None):
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    else:
+        keep_freed_memory()  # no page faults on each step's activations (allocator.py)
     model.to(device).train()
     step_fn = _Objective(torch.compile(model) if cfg.compile else model, data)
     if world > 1:
