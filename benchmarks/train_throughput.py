@@ -34,13 +34,18 @@ from bertgpt.precision import bf16_matmuls, cpu_has_amx
 V, B, T, L, H, C = 65, 12, 64, 4, 4, 128
 
 
-def matmul_gflops(n=2048, reps=5):
+def matmul_gflops(n=2048, reps=5, tries=3):
+    """The machine's large fp32 matmul rate: the best of a few tries, as it is a peak and
+    this shared box has slow spells."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+    best = 0.0
+    for _ in range(tries):
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - t) / 1e9)
+    return best
 
 
 def flops_per_step(model, arch):
