@@ -139,7 +139,7 @@ def main():
     p.add_argument("--rounds", type=int, default=12)
     p.add_argument("--steps", type=int, default=5, help="consecutive steps per turn")
     p.add_argument("--instances", type=int, default=3,
-                   help="models per run, each with its own memory (see below)")
+                   help="models per run, pooled: two copies of one model differ by up to 12%%")
     p.add_argument("--warmup", type=int, default=3, help="untimed first steps per model")
     p.add_argument("--seed", type=int, default=0, help="seeds the order within a round")
     p.add_argument("--ablate", action="store_true",
