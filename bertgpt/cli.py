@@ -205,7 +205,7 @@ def cmd_finetune(args):
 
 
 def cmd_lessons(args):
-    from .lessons import export
+    from .lesson_export import export
     written = export(args.export, app_url=args.app_url)
     if not written:
         raise BertGptError("no lessons found under lessons/en or lessons/ko")

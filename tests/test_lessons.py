@@ -1,14 +1,12 @@
 """The lessons (lessons/<lang>/NN-<tab>.md, bertgpt/lessons.py): same shape in both
 languages, code that runs, numbers the core confirms or numbers.txt cites, links that open
-a real tab with real settings, and a printable export."""
+a real tab with real settings. (The printable export: test_lesson_export.py.)"""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
 import textwrap
-from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -216,70 +214,6 @@ def test_every_code_cell_runs(lang, name, cell_results):
         assert result["stdout"].strip(), f"{lang}/{name} cell {i} prints nothing to look at"
 
 
-# ---- the printable export ------------------------------------------------------------------
-
-class _Checker(HTMLParser):
-    """Tags close in order (void elements aside); no external resource is referenced."""
-    VOID = {"meta", "br", "hr", "img", "input", "link", "source", "col", "area", "base",
-            "wbr", "path", "use", "stop", "rect", "circle", "line", "polygon", "polyline",
-            "ellipse"}
-
-    def __init__(self):
-        super().__init__()
-        self.stack, self.errors, self.counts = [], [], {}
-
-    def handle_starttag(self, tag, attrs):
-        self.counts[tag] = self.counts.get(tag, 0) + 1
-        for name, value in attrs:
-            if name in ("src", "href") and value and value.startswith(("http", "//")) \
-                    and tag != "a":
-                self.errors.append(f"external {name} on <{tag}>: {value}")
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_startendtag(self, tag, attrs):
-        self.counts[tag] = self.counts.get(tag, 0) + 1
-
-    def handle_endtag(self, tag):
-        if tag in self.VOID:
-            return
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
-            if tag in self.stack:
-                while self.stack.pop() != tag:
-                    pass
-            return
-        self.stack.pop()
-
-
-def test_export_writes_one_valid_self_contained_page_per_language(tmp_path):
-    written = L.export(tmp_path)
-    assert [p.name for p in written] == ["lessons-en.html", "lessons-ko.html"]
-    for path, lang in zip(written, L.LANGS):
-        page = path.read_text(encoding="utf-8")
-        checker = _Checker()
-        checker.feed(page)
-        checker.close()
-        assert not checker.errors, checker.errors[:5]
-        assert checker.stack == [], f"unclosed: {checker.stack}"
-        lessons = L.load_all(lang)
-        assert len(lessons) == len(FILES)
-        for lesson in lessons:
-            import html as _html
-            assert f'id="{Path(lesson.path).stem}"' in page
-            assert _html.escape(lesson.title) in page or lesson.title in page
-        assert checker.counts.get("details", 0) >= sum(len(x.exercises) for x in lessons)
-        assert checker.counts.get("svg") == len(L.FIGURES)  # the figures, inline
-        assert checker.counts.get("script", 0) == 0 and checker.counts.get("link", 0) == 0
-
-
-def test_cli_lessons_export_prints_what_it_wrote(tmp_path, capsys):
-    from bertgpt.cli import main
-    assert main(["lessons", "--export", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert str(tmp_path / "lessons-en.html") in out and str(tmp_path / "lessons-ko.html") in out
-
-
 @pytest.mark.parametrize("lang", L.LANGS)
 @pytest.mark.parametrize("name", FILES)
 def test_emphasis_renders(lang, name):
@@ -287,7 +221,8 @@ def test_emphasis_renders(lang, name):
     letter follows the closing `**` (Korean `**15%**를`): the reader sees the asterisks.
     Write `**15%**를` as `**15%를**`, or `<b>15%</b>를`."""
     import re
-    page = L._md().render(_lesson(lang, name).text)
+    from bertgpt.lesson_export import _md
+    page = _md().render(_lesson(lang, name).text)
     prose = re.sub(r"<(pre|code)>.*?</\1>", "", page, flags=re.S)
     left = re.findall(r".{0,30}\*\*.{0,30}", prose)
     assert not left, f"{lang}/{name}: unrendered bold: {left[:3]}"

@@ -1,0 +1,73 @@
+"""lesson_export.py: one valid, self-contained HTML page of lessons per language."""
+from __future__ import annotations
+
+import html as _html
+from html.parser import HTMLParser
+from pathlib import Path
+
+from bertgpt import lesson_export as X
+from bertgpt import lessons as L
+
+N_LESSONS = 11  # one per tab (tests/test_lessons.py holds the list)
+
+
+
+class _Checker(HTMLParser):
+    """Tags close in order (void elements aside); no external resource is referenced."""
+    VOID = {"meta", "br", "hr", "img", "input", "link", "source", "col", "area", "base",
+            "wbr", "path", "use", "stop", "rect", "circle", "line", "polygon", "polyline",
+            "ellipse"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.counts = [], [], {}
+
+    def handle_starttag(self, tag, attrs):
+        self.counts[tag] = self.counts.get(tag, 0) + 1
+        for name, value in attrs:
+            if name in ("src", "href") and value and value.startswith(("http", "//")) \
+                    and tag != "a":
+                self.errors.append(f"external {name} on <{tag}>: {value}")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.counts[tag] = self.counts.get(tag, 0) + 1
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            if tag in self.stack:
+                while self.stack.pop() != tag:
+                    pass
+            return
+        self.stack.pop()
+
+
+def test_export_writes_one_valid_self_contained_page_per_language(tmp_path):
+    written = X.export(tmp_path)
+    assert [p.name for p in written] == ["lessons-en.html", "lessons-ko.html"]
+    for path, lang in zip(written, L.LANGS):
+        page = path.read_text(encoding="utf-8")
+        checker = _Checker()
+        checker.feed(page)
+        checker.close()
+        assert not checker.errors, checker.errors[:5]
+        assert checker.stack == [], f"unclosed: {checker.stack}"
+        lessons = L.load_all(lang)
+        assert len(lessons) == N_LESSONS
+        for lesson in lessons:
+            assert f'id="{Path(lesson.path).stem}"' in page
+            assert _html.escape(lesson.title) in page or lesson.title in page
+        assert checker.counts.get("details", 0) >= sum(len(x.exercises) for x in lessons)
+        assert checker.counts.get("svg") == len(X.FIGURES)  # the figures, inline
+        assert checker.counts.get("script", 0) == 0 and checker.counts.get("link", 0) == 0
+
+
+def test_cli_lessons_export_prints_what_it_wrote(tmp_path, capsys):
+    from bertgpt.cli import main
+    assert main(["lessons", "--export", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "lessons-en.html") in out and str(tmp_path / "lessons-ko.html") in out
