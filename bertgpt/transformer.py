@@ -37,7 +37,8 @@ class SelfAttention(nn.Module):
 
         is_causal lets SDPA use its fused causal kernel instead of a materialised mask.
         cache: (k, v) of earlier positions, each (B, H, S_past, D), for generation.
-        Returns (y (B, T, C), weights (B, H, T, S) or None, new cache (k, v)).
+        Returns (y (B, T, C), weights (B, H, T, S) or None, new cache (k, v), or None on
+        the bf16 training path, which keeps no cache).
         """
         B, T, C = x.shape
         p_drop = self.dropout if self.training else 0.0
