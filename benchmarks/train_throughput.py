@@ -1,7 +1,7 @@
 """Training-step throughput on the CPU: our GPT and BERT against transformers' GPT-2 and
 BERT with the same config, optimizer and batch, measured side by side in one run.
 
-    python benchmarks/train_throughput.py [--rounds 16] [--steps 5] [--seed 0]
+    python benchmarks/train_throughput.py [--rounds 12] [--steps 5] [--seed 0] [--ablate]
 
 Config (issue #3): 4 layers, 4 heads, width 128, vocab 65, block 64, batch 12, AdamW
 (lr 1e-3, torch's defaults otherwise). The runs take turns of a few steps, in a shuffled
@@ -188,7 +188,8 @@ def main():
               f"{med['transformers'] / med['bertgpt fp32']:.2f}x)")
         ours, theirs = runs[(arch, variants()[0])], runs[(arch, variants()[2])]
         q = max(1, args.rounds // 4)
-        spread = [statistics.median(steps(theirs, r, r + q)) / statistics.median(steps(ours, r, r + q))
+        spread = [statistics.median(steps(theirs, r, r + q))
+                  / statistics.median(steps(ours, r, r + q))
                   for r in range(0, args.rounds - q + 1, q)]
         print("     the same ratio in each quarter of the rounds: "
               + ", ".join(f"{r:.2f}x" for r in spread))

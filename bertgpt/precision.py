@@ -10,7 +10,10 @@ GELU and LayerNorm in bf16, and their CPU kernels are slower in bf16 than in fp3
   the master copy; the optimizer never sees bf16) and hand fp32 on to the next op;
 * their backward computes both gradients in bf16 too;
 * a block's MLP (fc, GELU, proj) is one function that stays in bf16 from fc's input to
-  proj's output, so its wide (tokens, 4C) activation is never cast back and forth.
+  proj's output, so its wide (tokens, 4C) activation is never cast back and forth; on
+  that path GPT's tanh GELU runs on the (faster, bf16-indistinguishable) erf kernel;
+* attention's qkv projection and flash attention are one function too, with the q/k/v
+  gradients written straight into one bf16 tensor.
 
 It is switched on per thread by `bf16_matmuls()`, which the training loop enters when the
 precision is bf16 on a CPU (`TrainConfig.precision`, "auto" picks it on AMX). Outside it,
@@ -56,14 +59,8 @@ class _Bf16Linear(torch.autograd.Function):
         w = weight.to(torch.bfloat16)
         ctx.save_for_backward(x2, w)  # bf16 activations: half the memory, too
         ctx.has_bias = bias is not None
-        # The bias rides in the product (oneDNN adds it to the fp32 accumulator), then
-        # back to fp32 for the next op. (Not `bf16 product + fp32 bias`: that mixed-dtype
-        # broadcast add takes a slow path, ~6x a plain add here.)
-        if bias is None:
-            y = x2 @ w.t()
-        else:
-            y = torch.addmm(bias.to(torch.bfloat16), x2, w.t())
-        return y.float().view(*x.shape[:-1], weight.shape[0])
+        # The product (bias included) back to fp32 for the next op.
+        return _affine(x2, w, bias).float().view(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad):
@@ -93,11 +90,11 @@ class _Bf16MLP(torch.autograd.Function):
     def forward(ctx, x, w1, b1, w2, b2, approximate):
         xb = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
         w1b, w2b = w1.to(torch.bfloat16), w2.to(torch.bfloat16)
-        h = torch.addmm(b1.to(torch.bfloat16), xb, w1b.t())  # (N, 4C) pre-activation
+        h = _affine(xb, w1b, b1)  # (N, 4C) pre-activation
         a = F.gelu(h, approximate=approximate)
         ctx.save_for_backward(xb, w1b, w2b, h, a)
         ctx.approximate = approximate
-        y = torch.addmm(b2.to(torch.bfloat16), a, w2b.t()).float()
+        y = _affine(a, w2b, b2).float()
         return y.view(*x.shape[:-1], w2.shape[0])
 
     @staticmethod
@@ -107,11 +104,8 @@ class _Bf16MLP(torch.autograd.Function):
         gb = g.to(torch.bfloat16)
         gw2 = _weight_grad(a, gb)
         gh = torch.ops.aten.gelu_backward(gb @ w2b, h, approximate=ctx.approximate)
-        gw1 = _weight_grad(xb, gh)
-        gx = (gh @ w1b).float().view(*grad.shape[:-1], w1b.shape[1])
-        # fc's bias gradient summed in bf16 (fp32 accumulators inside, like the products'):
-        # `sum(dtype=float32)` would first copy the whole (N, 4C) tensor to fp32.
-        return gx, gw1, gh.sum(0).float(), gw2, g.sum(0), None
+        gx, gw1, gb1 = _bf16_grads(gh, xb, w1b)
+        return gx.view(*grad.shape[:-1], w1b.shape[1]), gw1, gb1, gw2, g.sum(0), None
 
 
 class _Bf16Attention(torch.autograd.Function):
@@ -128,7 +122,7 @@ class _Bf16Attention(torch.autograd.Function):
         B, T, C = x.shape
         xb = x.reshape(-1, C).to(torch.bfloat16)
         wb = weight.to(torch.bfloat16)
-        qkv = torch.addmm(bias.to(torch.bfloat16), xb, wb.t()).float()
+        qkv = _affine(xb, wb, bias).float()
         # (B*T, 3C) -> three (B, H, T, D) views, the layout scaled_dot_product_attention uses
         q, k, v = qkv.view(B, T, 3, n_head, C // n_head).permute(2, 0, 3, 1, 4).unbind(0)
         out, lse = _FLASH(q, k, v, 0.0, causal)
@@ -145,9 +139,8 @@ class _Bf16Attention(torch.autograd.Function):
         g = torch.empty(B, T, 3, H, D, dtype=torch.bfloat16)
         for i, part in enumerate((gq, gk, gv)):
             g[:, :, i].copy_(part.transpose(1, 2))  # cast and re-layout in one pass
-        g = g.view(B * T, 3 * H * D)
-        gx = (g @ wb).float().view(B, T, H * D)
-        return gx, _weight_grad(xb, g), g.sum(0).float(), None, None
+        gx, gw, gbias = _bf16_grads(g.view(B * T, 3 * H * D), xb, wb)
+        return gx.view(B, T, H * D), gw, gbias, None, None
 
 
 _FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
@@ -163,6 +156,22 @@ def attention(x, qkv: nn.Linear, n_head: int, causal: bool, *, training: bool):
             and _use_bf16(x, qkv.weight, training)):
         return _Bf16Attention.apply(x, qkv.weight, qkv.bias, n_head, causal)
     return None
+
+
+def _affine(x2, w, bias):
+    """x2 @ w.T (+ bias) for bf16 x2 and w. The bias rides in the product (oneDNN adds it
+    to the fp32 accumulator): a separate `bf16 product + fp32 bias` is a slow mixed-dtype
+    path, ~6x a plain add here."""
+    if bias is None:
+        return x2 @ w.t()
+    return torch.addmm(bias.to(torch.bfloat16), x2, w.t())
+
+
+def _bf16_grads(gb, x2, w):
+    """(dx fp32, dW, dbias) of y = x2 @ w.T + bias from a bf16 output gradient. The bias
+    gradient is summed in bf16 (fp32 accumulators inside, like the products'):
+    `sum(dtype=float32)` would first copy the whole gradient to fp32."""
+    return (gb @ w).float(), _weight_grad(x2, gb), gb.sum(0).float()
 
 
 def _weight_grad(x2, gb):
