@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from . import masks
 from .config import ModelConfig
 from .precision import Linear, linear
-from .transformer import Block, dropout, init_weights
+from .transformer import Block, dropout, init_weights, take_rows
 
 
 @dataclass
@@ -49,8 +49,12 @@ class BERT(nn.Module):
         self.nsp = nn.Linear(C, 2)
         init_weights(self)
 
-    def encode(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False):
-        """input_ids, segment_ids, attention_mask: (B, T); attention_mask 1 = real token."""
+    def encode(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False,
+               rows=None):
+        """input_ids, segment_ids, attention_mask: (B, T); attention_mask 1 = real token.
+        Returns the last layer's (B, T, C), or with `rows` (indices into the B*T
+        positions) only those positions, (N, C): the last layer then runs its output
+        projection, LayerNorms and MLP on those rows alone."""
         B, T = input_ids.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size "
@@ -71,14 +75,18 @@ class BERT(nn.Module):
             attention_mask = None
         mask = None if attention_mask is None else masks.padding_mask(attention_mask)
         attentions = [] if need_weights else None
-        for block in self.blocks:
-            x, w, _ = block(x, mask, need_weights=need_weights)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            x, w, _ = block(x, mask, need_weights=need_weights, rows=rows if i == last else None)
             if need_weights:
                 attentions.append(w)
         return x, attentions
 
     def pool(self, hidden):
-        return torch.tanh(self.pooler(hidden[:, 0]))  # (B, C) from [CLS]
+        return self.pool_cls(hidden[:, 0])  # (B, C) from [CLS]
+
+    def pool_cls(self, cls):
+        return torch.tanh(self.pooler(cls))
 
     def mlm_head(self, h):
         h = self.mlm_ln(F.gelu(self.mlm_dense(h), approximate=_approx(self.cfg)))
@@ -90,31 +98,45 @@ class BERT(nn.Module):
         return BertOutput(hidden, pooled, self.mlm_head(hidden), self.nsp(pooled), attentions)
 
     def pretraining_loss(self, input_ids, segment_ids, attention_mask, labels, nsp_labels=None):
-        """MLM (+ NSP) loss. The vocabulary projection runs only at the selected ~15% of
-        positions -- the others carry label -100 and would be thrown away anyway.
-        Returns (loss, parts) where parts holds each loss and accuracy as floats-to-be."""
-        hidden, _ = self.encode(input_ids, segment_ids, attention_mask)
-        # The selected positions' rows by index: one nonzero for hidden and labels alike,
+        """MLM (+ NSP) loss. Only the positions the losses read are carried through the
+        last layer's position-wise half and the heads: the ~15% selected for MLM (the
+        others carry label -100 and would be thrown away) and, for NSP, each [CLS].
+        That is the same loss as running every position, for about a fifth of the last
+        layer's MLP. Returns (loss, parts): each loss and accuracy as floats-to-be."""
+        B, T = input_ids.shape
+        # The selected positions by index: one nonzero for hidden states and labels alike,
         # and a backward that adds rows back (index_add) rather than a masked scatter.
         sel = (labels.reshape(-1) != -100).nonzero().squeeze(1)
-        mlm_logits = self.mlm_head(hidden.reshape(-1, hidden.shape[-1]).index_select(0, sel))
-        target = labels.reshape(-1).index_select(0, sel)  # (N,) for the (N, V) logits
-        if target.numel():
+        rows = sel
+        if nsp_labels is not None:  # and each sequence's [CLS], at position 0
+            rows = torch.cat([sel, torch.arange(B, device=sel.device) * T])
+        if LAST_LAYER_READ_ROWS_ONLY:
+            hidden, _ = self.encode(input_ids, segment_ids, attention_mask, rows=rows)
+        else:  # every position through every layer, then the rows (benchmark ablation)
+            hidden = take_rows(self.encode(input_ids, segment_ids, attention_mask)[0], rows)
+        n = sel.numel()
+        mlm_logits = self.mlm_head(hidden[:n])  # (N, V)
+        target = labels.reshape(-1).index_select(0, sel)  # (N,)
+        if n:
             mlm_loss = F.cross_entropy(mlm_logits.float(), target)
         else:  # nothing selected in this batch: a zero that still has a graph
             mlm_loss = mlm_logits.sum() * 0.0
         parts = {"mlm_loss": mlm_loss.detach(),
                  "mlm_correct": (mlm_logits.argmax(-1) == target).sum().detach(),
-                 "mlm_count": target.numel()}
+                 "mlm_count": n}
         loss = mlm_loss
         if nsp_labels is not None:
-            nsp_logits = self.nsp(self.pool(hidden))
+            nsp_logits = self.nsp(self.pool_cls(hidden[n:]))  # (B, 2)
             nsp_loss = F.cross_entropy(nsp_logits.float(), nsp_labels)
             loss = loss + nsp_loss
             parts.update(nsp_loss=nsp_loss.detach(),
                          nsp_correct=(nsp_logits.argmax(-1) == nsp_labels).sum().detach(),
                          nsp_count=nsp_labels.numel())
         return loss, parts
+
+
+# Switch for the throughput benchmark's ablation run (`train_throughput.py --ablate`).
+LAST_LAYER_READ_ROWS_ONLY = True
 
 
 def _approx(cfg):

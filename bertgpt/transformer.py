@@ -32,13 +32,16 @@ class SelfAttention(nn.Module):
         self.proj = Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None):
+    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None,
+                rows=None):
         """x: (B, T, C). mask: bool, broadcastable to (B, H, T, S), True = may attend.
 
         is_causal lets SDPA use its fused causal kernel instead of a materialised mask.
         cache: (k, v) of earlier positions, each (B, H, S_past, D), for generation.
-        Returns (y (B, T, C), weights (B, H, T, S) or None, new cache (k, v), or None on
-        the bf16 training path, which keeps no cache).
+        rows: indices into the B*T positions; when given, only those positions' outputs
+        are projected and returned, as (N, C) (every position is still a key and value).
+        Returns (y (B, T, C) or (N, C), weights (B, H, T, S) or None, new cache (k, v), or
+        None on the bf16 training path, which keeps no cache).
         """
         B, T, C = x.shape
         p_drop = self.dropout if self.training else 0.0
@@ -47,7 +50,7 @@ class SelfAttention(nn.Module):
             # generation runs in eval mode, which never takes this path.
             y = attention(x, self.qkv, self.n_head, is_causal, training=self.training)
             if y is not None:
-                return self.proj(y), None, None
+                return self.proj(take_rows(y, rows)), None, None
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, H, T, D): each head attends in its own D-wide subspace.
         q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
@@ -64,7 +67,12 @@ class SelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=p_drop, is_causal=is_causal and mask is None)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, H, T, D) -> (B, T, C)
-        return self.proj(y), weights, (k, v)
+        return self.proj(take_rows(y, rows)), weights, (k, v)
+
+
+def take_rows(x, rows):
+    """x (B, T, C) as it is, or only the positions `rows` (indices into B*T) as (N, C)."""
+    return x if rows is None else x.reshape(-1, x.shape[-1]).index_select(0, rows)
 
 
 def _attention_with_weights(q, k, v, mask, is_causal, p_drop, training):
@@ -101,6 +109,10 @@ class Block(nn.Module):
     BERT (post-LN, as the original Transformer): x = LN(x + Attn(x)); x = LN(x + MLP(x)).
     GPT-2 (pre-LN, GPT-2 paper §2.3):            x = x + Attn(LN(x)); x = x + MLP(LN(x)).
     Pre-LN keeps a clean residual path, which is why deep GPTs train without warm-up tricks.
+
+    rows (indices into the B*T positions): compute the output only there, as (N, C).
+    Everything after attention works position by position, so a loss that reads a few
+    positions (BERT's masked 15%) need not pay the last layer's MLP for the rest.
     """
 
     def __init__(self, cfg: ModelConfig, pre_ln: bool):
@@ -112,16 +124,17 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
         self.drop = dropout(cfg.dropout)
 
-    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None):
+    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None,
+                rows=None):
         if self.pre_ln:
             a, w, cache = self.attn(self.ln1(x), mask, is_causal=is_causal,
-                                    need_weights=need_weights, cache=cache)
-            x = x + self.drop(a)
+                                    need_weights=need_weights, cache=cache, rows=rows)
+            x = take_rows(x, rows) + self.drop(a)
             x = x + self.drop(self.mlp(self.ln2(x)))
         else:
             a, w, cache = self.attn(x, mask, is_causal=is_causal,
-                                    need_weights=need_weights, cache=cache)
-            x = self.ln1(x + self.drop(a))
+                                    need_weights=need_weights, cache=cache, rows=rows)
+            x = self.ln1(take_rows(x, rows) + self.drop(a))
             x = self.ln2(x + self.drop(self.mlp(x)))
         return x, w, cache
 
