@@ -58,8 +58,8 @@ def flops_per_step(model):
     the work a full computation would have done in that time.)"""
     unused = [model.tok_emb, model.pos_emb]  # lookups, not products
     unused += [getattr(model, k) for k in ("pooler", "nsp") if hasattr(model, k)]  # no NSP here
-    n = sum(p.numel() for m in unused for p in m.parameters())
-    n = sum(p.numel() for p in model.parameters()) - n
+    skipped = {id(p) for m in unused for p in m.parameters()}
+    n = sum(p.numel() for p in model.parameters() if id(p) not in skipped)
     head = V * C  # the tied output layer is real work even though it is not a new weight
     return (6 * (n + head) + 12 * L * T * C) * B * T
 

@@ -101,8 +101,8 @@ class BERT(nn.Module):
         """MLM (+ NSP) loss. Only the positions the losses read are carried through the
         last layer's position-wise half and the heads: the ~15% selected for MLM (the
         others carry label -100 and would be thrown away) and, for NSP, each [CLS].
-        That is the same loss as running every position, for about a fifth of the last
-        layer's MLP. Returns (loss, parts): each loss and accuracy as floats-to-be."""
+        That is the same loss as running every position, for a sixth or so of the last
+        layer's position-wise work. Returns (loss, parts): each loss and accuracy as floats-to-be."""
         B, T = input_ids.shape
         # The selected positions by index: one nonzero for hidden states and labels alike,
         # and a backward that adds rows back (index_add) rather than a masked scatter.

@@ -8,7 +8,6 @@ pooled [CLS] (dense + tanh), as BERT does (paper §4.1), not the raw [CLS] vecto
 """
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -208,3 +208,18 @@ def _min_macs(n):
         yield
     finally:
         precision.MIN_MACS = saved
+
+
+@pytest.mark.parametrize("pre_ln", [False, True])
+def test_block_rows_are_the_full_output_at_those_rows(pre_ln):
+    """Block(rows=...) returns exactly the rows of the full output, in the order asked,
+    for BERT's post-LN order and GPT's pre-LN order alike."""
+    from bertgpt.transformer import Block
+    torch.manual_seed(0)
+    block = Block(ModelConfig("bert" if not pre_ln else "gpt", **TINY), pre_ln=pre_ln).eval()
+    x = torch.randn(2, 10, TINY["n_embd"])
+    rows = torch.tensor([13, 0, 7, 19, 7])  # unsorted, repeated, both sequences
+    full, _, _ = block(x, is_causal=pre_ln)
+    part, _, _ = block(x, is_causal=pre_ln, rows=rows)
+    assert part.shape == (5, TINY["n_embd"])
+    assert torch.allclose(part, full.reshape(-1, TINY["n_embd"])[rows], atol=1e-6)

@@ -71,7 +71,7 @@ def lesson(tab_id: str, lang: str = "en") -> str:
     folder = LESSONS / lang
     for path in sorted(folder.glob(f"*-{tab_id}.md")) if folder.is_dir() else []:
         return path.read_text(encoding="utf-8")
-    return f"*The lesson for this tab is being written.*"
+    return "*The lesson for this tab is being written.*"
 
 
 def real_model(arch: str, name: str):
