@@ -68,7 +68,7 @@ def throughput(args, dev: torch.device) -> dict:
     flops_per_token = 6 * n + 12 * cfg.n_layer * cfg.n_embd * T  # PaLM appendix B
     tps = B * T / dt
     name = torch.cuda.get_device_name() if cuda else "cpu"
-    peak = peak_flops(name) if cuda else None
+    peak = peak_flops(name)  # None for "cpu": no MFU on a smoke run
     return {"card": name, "params": n, "batch": B, "block": T, "ms_per_step": dt * 1e3,
             "tokens_per_s": tps, "mfu": flops_per_token * tps / peak if peak else None,
             "compile": args.compile, "last_loss": loss.detach().item()}
