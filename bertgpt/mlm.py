@@ -10,9 +10,11 @@ picked position may also hold a random or the original token, the model cannot t
 tokens it will be asked about and must keep a good representation of *every* token
 (paper, §3.1 and Appendix C.2).
 
-Two fixes over the seed article's `MLMDataset` (DESIGN.md, bug 1): special tokens ([CLS],
-[SEP], [PAD], ...) are never picked, and a random replacement is always a real token, never
-a special one. `seed_article_masking` keeps the article's loop so the app can contrast them.
+Two choices differ from the seed article's `MLMDataset` (lessons/en/errata.md, bug 1): special
+tokens ([CLS], [SEP], [PAD], ...) are never picked, which google-research/bert also never
+does and the article can; and a random replacement is always a real token, never a special
+one, which is a cleanliness choice of ours: google-research/bert and transformers'
+DataCollatorForLanguageModeling draw it from the whole vocabulary. `seed_article_masking` keeps the article's loop so the app can contrast them.
 """
 from __future__ import annotations
 
