@@ -351,11 +351,12 @@ def pick_language(stored: str | None, request: gr.Request | None) -> str:
 
 
 def install(demo: gr.Blocks, switch: gr.Radio, stored: gr.BrowserState,
-            lessons: dict, lesson_text) -> None:
+            lessons: dict, lesson_text, keep=()) -> None:
     """Wire the header switch: it sets every label, every lesson panel, and the browser's
-    remembered choice; page load picks the language (`pick_language`)."""
+    remembered choice; page load picks the language (`pick_language`). Components in
+    `keep` are left as they are."""
     tabs = list(lessons)
-    found = walk(demo, skip=[switch, *lessons.values()])
+    found = walk(demo, skip=[switch, *lessons.values(), *keep])
     targets = [b for b, _ in found]
 
     def apply(lang):
