@@ -116,8 +116,12 @@ def test_number_style_checker():
 # ---- the Korean UI itself ------------------------------------------------------------------
 
 def _korean_ui():
+    """Every Korean string the app and the printed lessons show besides the lessons."""
+    from bertgpt.lesson_export import _TEXT
+    printed = [(k, v) for k, v in _TEXT["ko"].items() if isinstance(v, str)]
     return [(f"KO[{en!r}]", ko) for en, ko in i18n.KO.items()] + \
-           [(f"markdown_table()[{en[:40]!r}]", ko) for en, ko in i18n.markdown_table().items()]
+           [(f"markdown_table()[{en[:40]!r}]", ko) for en, ko in i18n.markdown_table().items()] + \
+           [(f"lesson_export._TEXT['ko'][{k!r}]", v) for k, v in printed]
 
 
 def test_the_korean_ui_uses_the_glossary(glossary):
