@@ -21,6 +21,13 @@ HEADER = """# bertgpt — BERT & GPT pre-training, hands on
 Every tab makes one idea visible. Change a setting, press the button, read the lesson on the right.
 A link like `?tab=mlm&seed=7` opens the same view for everyone in the class."""
 
+ERRATA = "errata"
+ERRATA_LABEL = "Errata: where the seed article's code goes wrong"
+# After a link such as ?tab=errata#bug-2 opened the page: scroll to the bug once rendered.
+_SCROLL_JS = """() => { const id = window.location.hash.slice(1); if (!id) return;
+  setTimeout(() => { const el = document.getElementById(id); if (el) el.scrollIntoView(); },
+             300); }"""
+
 SESSION_TTL = int(os.environ.get("BERTGPT_SESSION_TTL", 3600))  # seconds a session's models live
 
 
@@ -91,6 +98,10 @@ def build_app() -> gr.Blocks:
                             label="Language / 언어", scale=0, min_width=200)
         lang_stored = gr.BrowserState("en", storage_key=i18n.STORAGE_KEY)
         lesson_panels: dict[str, gr.Markdown] = {}
+        # The seed article's errata (lessons/<lang>/errata.md), which lessons cite as
+        # "(errata, bug N)": one closed row under the header; ?tab=errata opens it.
+        with gr.Accordion(ERRATA_LABEL, open=False) as errata_box:
+            errata_md = gr.Markdown(lesson(ERRATA), elem_classes=["lesson"])
         linkable: list[tuple[str, str, gr.components.Component]] = []
         with gr.Tabs(selected=TABS[0]) as tabs:
             for mod in modules:
@@ -106,6 +117,7 @@ def build_app() -> gr.Blocks:
                                                                     elem_classes=["lesson"])
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]
         ctx.tabs = tabs
+        lesson_panels[ERRATA] = errata_md  # after the tabs': the switch returns them in order
 
         def open_link(request: gr.Request):
             params = dict(request.query_params) if request else {}
@@ -114,12 +126,14 @@ def build_app() -> gr.Blocks:
             for tab_id, key, comp in linkable:
                 value = _coerce(comp, params[key]) if tab_id == tab and key in params else None
                 updates.append(gr.update(value=value) if value is not None else gr.update())
-            return updates
+            return updates + [gr.Accordion(open=True) if tab == ERRATA else gr.Accordion()]
 
-        demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
-                  api_visibility="private", show_progress="hidden")
+        demo.load(open_link, None, [tabs] + [c for _, _, c in linkable] + [errata_box],
+                  api_visibility="private", show_progress="hidden"
+                  ).then(None, js=_SCROLL_JS)
         i18n.install(demo, lang, lang_stored, lesson_panels, lesson)
         demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
+        demo.links[ERRATA] = {}  # ?tab=errata#bug-N: a page, no settings
     return guard_inputs(demo)  # NaN, over-long text: refused before any handler runs
 
 

@@ -31,6 +31,7 @@ KO = {
     "Link for the class (copied)": "수업용 링크 (복사됨)",
     "Lesson": "강의",
     "The numbers (JSON)": "숫자 그대로 (JSON)",
+    "Errata: where the seed article's code goes wrong": "정오표: 원문 코드가 틀린 곳",
     # Start here
     "Start here": "여기서 시작",
     "Country": "나라",
