@@ -195,7 +195,9 @@ def cell_results(tmp_path_factory):
         return {}
     cwd = tmp_path_factory.mktemp("lesson-cells")
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0",
-           "PATH": "/usr/bin:/bin", "HOME": str(cwd), "MPLBACKEND": "Agg"}
+           "PATH": "/usr/bin:/bin", "HOME": str(cwd), "MPLBACKEND": "Agg",
+           # this checkout's bertgpt, not whichever one the environment installed
+           "PYTHONPATH": str(L.ROOT.parent)}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(CELL_TIMEOUT)],
                           input=json.dumps(cells), capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=CELL_TIMEOUT * len(cells) + 120)

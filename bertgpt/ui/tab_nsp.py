@@ -98,8 +98,9 @@ def _segments_md(st: dict, max_len: int) -> str:
             f"instance fills {st['tokens_per_instance']:.1f} of the {max_len} positions. "
             f"{st['short_target']:,} instances come from documents that drew a shorter "
             f"target (10% of documents); {st['truncated']:,} were cut to fit, from random "
-            "ends. IsNext is below 50% because a chunk of a single sentence can only become "
-            "NotNext. NotNext segments always come from another document, so the seed "
+            "ends. IsNext falls below 50%: a chunk of one sentence can only become "
+            "NotNext, and a NotNext instance uses only A's sentences (the rest of the chunk "
+            "starts the next one). NotNext segments always come from another document, so the seed "
             "article's checkbox does not apply here.\n\nLabels: 0 = IsNext, 1 = NotNext "
             "(as `transformers`; the article uses 1 = IsNext).")
 
