@@ -23,10 +23,28 @@ A link like `?tab=mlm&seed=7` opens the same view for everyone in the class."""
 
 ERRATA = "errata"
 ERRATA_LABEL = "Errata: where the seed article's code goes wrong"
-# After a link such as ?tab=errata#bug-2 opened the page: scroll to the bug once rendered.
-_SCROLL_JS = """() => { const id = window.location.hash.slice(1); if (!id) return;
-  setTimeout(() => { const el = document.getElementById(id); if (el) el.scrollIntoView(); },
-             300); }"""
+# A link such as ?tab=errata#bug-2 (a lesson's "errata, bug 2"): open the errata accordion,
+# as a click would, and scroll to the heading of that bug ("Bug 2: ..." / "버그 2: ...").
+_ERRATA_JS = """() => {
+  if (new URLSearchParams(window.location.search).get("tab") !== "errata") return;
+  const m = window.location.hash.match(/^#bug-(\\d+)$/);
+  const re = new RegExp("^(Bug|버그) " + (m ? m[1] : "") + ":");
+  let tries = 0, clicked = false;
+  const timer = setInterval(() => {
+    const box = document.getElementById("errata-box");
+    const heads = box ? [...box.querySelectorAll("h2")] : [];
+    if (++tries > 40) clearInterval(timer);
+    if (!box) return;
+    if (!heads.length || heads[0].offsetParent === null) {  // closed (its content may not
+      if (!clicked) { box.querySelector("button")?.click(); clicked = true; }  // exist yet)
+      return;
+    }
+    clearInterval(timer);
+    const go = () => ((m && [...box.querySelectorAll("h2")].find(h => re.test(h.innerText)))
+                      || box).scrollIntoView();
+    go(); setTimeout(go, 1000);               // again once the lesson panels have settled
+  }, 250);
+}"""
 
 SESSION_TTL = int(os.environ.get("BERTGPT_SESSION_TTL", 3600))  # seconds a session's models live
 
@@ -100,7 +118,7 @@ def build_app() -> gr.Blocks:
         lesson_panels: dict[str, gr.Markdown] = {}
         # The seed article's errata (lessons/<lang>/errata.md), which lessons cite as
         # "(errata, bug N)": one closed row under the header; ?tab=errata opens it.
-        with gr.Accordion(ERRATA_LABEL, open=False) as errata_box:
+        with gr.Accordion(ERRATA_LABEL, open=False, elem_id="errata-box"):
             errata_md = gr.Markdown(lesson(ERRATA), elem_classes=["lesson"])
         linkable: list[tuple[str, str, gr.components.Component]] = []
         with gr.Tabs(selected=TABS[0]) as tabs:
@@ -126,11 +144,11 @@ def build_app() -> gr.Blocks:
             for tab_id, key, comp in linkable:
                 value = _coerce(comp, params[key]) if tab_id == tab and key in params else None
                 updates.append(gr.update(value=value) if value is not None else gr.update())
-            return updates + [gr.Accordion(open=True) if tab == ERRATA else gr.Accordion()]
+            return updates
 
-        demo.load(open_link, None, [tabs] + [c for _, _, c in linkable] + [errata_box],
+        demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
                   api_visibility="private", show_progress="hidden"
-                  ).then(None, js=_SCROLL_JS)
+                  ).then(None, js=_ERRATA_JS)
         i18n.install(demo, lang, lang_stored, lesson_panels, lesson)
         demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
         demo.links[ERRATA] = {}  # ?tab=errata#bug-N: a page, no settings

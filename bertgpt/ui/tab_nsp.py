@@ -179,6 +179,7 @@ def build(ctx) -> dict:
         unit = gr.Radio(UNITS, value="sentences", label="A and B are",
                         info="BERT packs several sentences into each segment")
         bug = gr.Checkbox(False, label="Seed article's way: draw NotNext from the SAME document")
+    with gr.Row():
         show = gr.Slider(1, N_SHOWN, value=1, step=1, label="Pair to draw below")
         go = gr.Button("Build pairs", variant="primary")
     first = pairs(SOURCES[0], EXAMPLE_DOCS, DEFAULT_SEED, DEFAULT_MAX_LEN, False, 1)
