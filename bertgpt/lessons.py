@@ -239,3 +239,160 @@ def unchecked_numbers(lesson: Lesson, table: dict, listed: dict[str, str]) -> li
     return [n for n in lesson.numbers
             if n not in listed and n.replace("−", "-") not in listed
             and not check_number(n, table)]
+
+
+# ---- Korean: one term per concept, and the Korean UI's names ----------------------------
+# Both checks read prose only: fenced code, `code spans` and link targets are blanked out
+# (same length, same line breaks) first, so a hit keeps its line number.
+
+GLOSSARY = ROOT / "ko" / "glossary.tsv"
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+_TARGET = re.compile(r"(?<=\])\([^)\s]*\)")
+_HANGUL = "가-힣"
+
+
+@dataclass(frozen=True)
+class Term:
+    english: str
+    korean: str
+    forbidden: tuple[str, ...]
+    note: str = ""
+
+
+def read_glossary(path: Path = GLOSSARY) -> list[Term]:
+    """lessons/ko/glossary.tsv: `english<TAB>korean<TAB>forbidden, variants<TAB>note`."""
+    terms = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = [c.strip() for c in line.split("\t")] + ["", ""]
+        forbidden = tuple(v.strip() for v in cols[2].split(",") if v.strip())
+        terms.append(Term(cols[0], cols[1], forbidden, cols[3]))
+    return terms
+
+
+def prose(text: str) -> str:
+    """`text` with fenced code, code spans and link targets blanked (offsets kept)."""
+    blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
+    return _TARGET.sub(blank, _CODE_SPAN.sub(blank, _FENCE.sub(blank, text)))
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _variant_pattern(variant: str) -> re.Pattern:
+    if re.search(r"[A-Za-z]", variant):  # a Latin word: whole word, any case ('softmax로')
+        return re.compile(rf"(?<![A-Za-z0-9_.]){re.escape(variant)}(?![A-Za-z0-9_])", re.I)
+    return re.compile(r"\s+".join(map(re.escape, variant.split())))  # wrapped lines too
+
+
+def glossary_violations(text: str, glossary: list[Term]) -> list[tuple[int, str, str]]:
+    """(line, variant as written, the glossary's term) for each forbidden variant in prose.
+    A hit inside a longer hit (컨텍스트 inside 인컨텍스트 러닝) is reported once, as the longer."""
+    body, hits = prose(text), []
+    for term in glossary:
+        for variant in term.forbidden:
+            hits += [(m.start(), m.end(), m.group(0), term.korean)
+                     for m in _variant_pattern(variant).finditer(body)]
+    kept = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[1] - o[0] > h[1] - h[0]
+                                       for o in hits)]
+    return [(_line(text, s), " ".join(written.split()), korean)
+            for s, _, written, korean in sorted(kept)]
+
+
+def _core(english: str) -> str:
+    """A UI string as a lesson names it: '■ Stop (keeps the model)' -> 'Stop',
+    '1 · Temperature (0 = greedy)' -> 'Temperature', 'Next token ▶ (...)' -> 'Next token'."""
+    s = re.sub(r"^(?:[▶■]\s*|\d+\s*[·.]\s*)", "", english.strip())
+    s = re.sub(r"\s*\([^()]*\)$", "", s)
+    return re.sub(r"[\s▶:]+$", "", s)
+
+
+def _shows(korean: str, english: str) -> bool:
+    """The Korean UI string itself shows `english` (Top-k in '2 · Top-k (0 = 끔)')."""
+    return re.search(rf"(?<![\w-]){re.escape(english)}(?![\w-])", korean) is not None
+
+
+def ui_name_violations(text: str, table: dict[str, str], tabs=(), keep=()
+                       ) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """Where Korean prose names an English UI string that the Korean UI does not show.
+
+    `table` is the translation table (English -> Korean), `tabs` the English tab titles,
+    `keep` what stays English in Korean. A name counts as a mention when it is in bold,
+    italics or quotes (the whole span, or its first words: **Freeze** for 'Freeze the
+    encoder (...)'), when it is followed by 탭 (a tab may go by its first word: 'Train 탭'),
+    or when a Korean particle follows it directly ('Generate에서'). Returns (line, the
+    English as written, [(English UI string, Korean UI string), ...]).
+    """
+    keep, tabs = set(keep), set(tabs)
+    entries = [(en, ko, _core(en)) for en, ko in table.items()
+               if en not in keep and en != ko and re.search(r"[A-Za-z]", en)]
+
+    def words(s):
+        return [w.strip(",:") for w in s.split()]
+
+    def named(name, prefix=False, among=None):
+        """The (English, Korean) entries `name` names and the Korean UI does not show:
+        those it is the whole of, else (with `prefix`) those it is the first words of."""
+        if name in keep or not re.search(r"[A-Za-z]", name):
+            return []
+        mine = [(en, ko, core) for en, ko, core in entries
+                if (among is None or en in among) and not _shows(ko, name)]
+        exact = [(en, ko) for en, ko, core in mine if name in (en, core)]
+        if exact or not prefix or (len(name) < 4 and " " not in name):
+            return exact
+        return [(en, ko) for en, ko, core in mine
+                if words(core)[:len(words(name))] == words(name)]
+
+    body, found = prose(text), []
+
+    def add(pos, name, hits):  # one report per line and name, naming every entry it hit
+        same = [f for f in found if f[:2] == (_line(text, pos), name)]
+        if same:
+            same[0][2].extend(h for h in hits if h not in same[0][2])
+        elif hits:
+            found.append((_line(text, pos), name, list(hits)))
+
+    spans = [r"\*\*([^*\n]+(?:\n[^*\n]+)?)\*\*", r"<b>(.+?)</b>",
+             r"(?<![*A-Za-z0-9])\*([^*\s][^*\n]*?)\*(?![*A-Za-z0-9])",
+             r'"([^"\n]+)"', r"“([^”\n]+)”", r"‘([^’\n]+)’",
+             r"(?<![A-Za-z0-9])'([^'\n]+)'(?![A-Za-z0-9])"]
+    for pattern in spans:
+        for m in re.finditer(pattern, body):
+            name = " ".join(m.group(1).split())
+            name = re.sub(rf"[{_HANGUL}]+$", "", name).strip()  # '**Train을**'
+            add(m.start(), name, named(name, prefix=True))
+    latin_run = r"([A-Za-z][A-Za-z0-9&'·-]*(?: [A-Za-z0-9&'·-]+)*)"
+    for m in re.finditer(rf"(?<![A-Za-z0-9&'·-]){latin_run}[ ]?탭", body):
+        run = m.group(1).split()
+        for i in range(len(run)):  # 'the Train 탭' names 'Train', the tab 'Train live'
+            name = " ".join(run[i:])
+            if hits := named(name, prefix=True, among=tabs) or named(name):
+                add(m.start(1), name, hits)
+                break
+    for m in re.finditer(rf"(?<![A-Za-z0-9&'·-]){latin_run}(?=[{_HANGUL}])", body):
+        run = m.group(1).split()
+        for i in range(len(run)):  # 'Generate에서': the button, or the tab it begins
+            name = " ".join(run[i:])
+            hits = named(name)
+            hits += [h for h in named(name, prefix=True, among=tabs) if h not in hits]
+            if hits:
+                add(m.start(1), name, hits)
+                break
+    return sorted(found)
+
+
+# Counts written the English way: '175B개', '3.3B 단어', '토큰 300B'. Korean style puts the
+# 만/억 form first and the English figure in parentheses: '1,750억(175B) 개'.
+_COUNTER = "개|단어|토큰|파라미터|문자|글자|문장|쌍|스텝|바이트"
+_SUFFIXED = r"\d+(?:\.\d+)?[KMB](?![A-Za-z])"
+_BARE_COUNT = re.compile(rf"(?<![\w.,]){_SUFFIXED}(?!\))\s?(?:{_COUNTER})"
+                         rf"|(?:{_COUNTER})\s{_SUFFIXED}(?![\w)])")
+
+
+def number_style_violations(text: str) -> list[tuple[int, str]]:
+    """(line, as written) for each count written as '175B개' rather than '1,750억(175B) 개'."""
+    body = prose(text)
+    return [(_line(text, m.start()), " ".join(m.group(0).split()))
+            for m in _BARE_COUNT.finditer(body)]

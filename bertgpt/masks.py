@@ -7,7 +7,7 @@ grid the row is the query (the token that looks) and the column is the key (what
 BERT and GPT differ here and almost nowhere else (the BERT paper, §1 and Figure 3): BERT's
 encoder is bidirectional (every token sees every real token; only padding is hidden), GPT's
 decoder is causal (a token sees itself and what came before, never the future it is trained
-to predict). The models take these masks; they never build them (DESIGN.md).
+to predict). The models take these masks; they never build them, so one model class serves every mask.
 """
 from __future__ import annotations
 

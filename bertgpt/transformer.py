@@ -27,7 +27,7 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
         # One fused Linear for Q, K and V: three matmuls become one, which matters on a
-        # small CPU where tiny models are bound by per-op overhead (DESIGN.md).
+        # small CPU where tiny models are bound by per-op overhead.
         self.qkv = Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
@@ -95,7 +95,8 @@ class MLP(nn.Module):
         super().__init__()
         self.fc = Linear(cfg.n_embd, cfg.inner)
         self.proj = Linear(cfg.inner, cfg.n_embd)
-        # BERT's release uses the exact (erf) GELU; GPT-2's uses the tanh approximation.
+        # transformers' BERT (hidden_act "gelu") uses the exact erf GELU, GPT-2 the tanh
+        # approximation (so does google-research/bert's modeling.py today).
         # Matching each one is what makes real checkpoints reproduce exactly.
         self.approximate = "tanh" if cfg.act == "gelu_tanh" else "none"
 

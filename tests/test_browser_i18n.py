@@ -15,7 +15,7 @@ if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
-from apphelp import running_app  # noqa: E402
+from apphelp import free_port, running_app  # noqa: E402
 from bertgpt.ui import i18n  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -74,3 +74,22 @@ def test_the_header_switch_goes_back_to_english(browser_page):
     _shows(page, "The idea", PANEL_JS)
     page.goto(url + "?tab=nsp")                               # and English is remembered
     page.get_by_role("tab", name="NSP pairs").wait_for()
+
+
+def test_the_choice_survives_a_server_restart():
+    """The browser keeps the choice encrypted (gr.BrowserState); a new server must read it.
+    Two launches of a freshly built app on one port stand for a restart."""
+    port = free_port()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        with running_app(port) as demo:
+            page.goto(demo.local_url + "?tab=masks&lang=ko")
+            page.get_by_role("tab", name=i18n.KO["Attention masks"]).wait_for()
+            page.wait_for_timeout(1000)   # the choice is written to localStorage
+        with running_app(port) as demo:   # a new process would build the app anew too
+            page.goto(demo.local_url + "?tab=masks")
+            page.get_by_role("tab", name=i18n.KO["Attention masks"]).wait_for()
+            _shows(page, "핵심 아이디어", PANEL_JS)
+        browser.close()

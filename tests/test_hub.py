@@ -306,14 +306,14 @@ def test_selector_lists_real_models_with_their_state(real, no_hub):
 
 def test_unreachable_real_model_is_a_clear_gr_error(no_hub):
     from bertgpt.ui.common import get_model
-    from bertgpt.ui.tab_fillmask import predict
+    from bertgpt.ui.tab_fillmask import fill_mask
     from bertgpt.ui.tab_generate import next_token
     with pytest.raises(gr.Error, match="'gpt2' is not in the Hugging Face cache.*HF_HUB_OFFLINE"):
         get_model("gpt", "gpt2", None)
     with pytest.raises(gr.Error, match="gpt2 is a GPT; this needs a BERT"):
         get_model("bert", "gpt2", None)
     with pytest.raises(gr.Error, match="'bert-base-uncased' is not in the Hugging Face cache"):
-        predict("the capital of france is [MASK] .", 5, "bert-base-uncased", None)
+        fill_mask("the capital of france is [MASK] .", 5, "bert-base-uncased", None)
     with pytest.raises(gr.Error, match="'gpt2-xl' is not in the Hugging Face cache"):
         next_token("gpt2-xl", "hello", 1.0, 0, 1.0, 0, None)
     assert hub.held() == []
@@ -323,7 +323,7 @@ def test_tabs_run_the_cached_real_models(real, no_hub):
     from bertgpt.ui import tab_attention, tab_fillmask, tab_generate, tab_nsp
     _put_in_cache(no_hub, "gpt2", real["gpt-st"])
     _put_in_cache(no_hub, "bert-base-uncased", real["bert-bin"])
-    _, md, data = tab_fillmask.predict("the capital of france is [MASK] .", 3,
+    _, md, data = tab_fillmask.fill_mask("the capital of france is [MASK] .", 3,
                                        "bert-base-uncased", None)
     assert "real bert-base-uncased" in md and data["model"]["n_embd"] == 768
     assert len(data["masks"][0]["candidates"]) == 3

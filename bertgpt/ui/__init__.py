@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from . import i18n
+from . import i18n, serving
 from .common import guard_inputs, lesson
 
 TABS = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "finetune", "sizes"]
@@ -114,7 +114,12 @@ def build_app() -> gr.Blocks:
             # English / 한국어: labels and lessons switch; the browser remembers (i18n.py)
             lang = gr.Radio([(name, code) for code, name in i18n.LANGS.items()], value="en",
                             label="Language / 언어", scale=0, min_width=200)
-        lang_stored = gr.BrowserState("en", storage_key=i18n.STORAGE_KEY)
+            # On a ZeroGPU Space a signed-in visitor's GPU time comes from their own
+            # account, not from one anonymous quota per address (docs/DEPLOY.md).
+            login = (gr.LoginButton(scale=0, min_width=200) if serving.login_enabled()
+                     else None)
+        lang_stored = gr.BrowserState("en", storage_key=i18n.STORAGE_KEY,
+                                       secret=serving.browser_secret())
         lesson_panels: dict[str, gr.Markdown] = {}
         # The seed article's errata (lessons/<lang>/errata.md), which lessons cite as
         # "(errata, bug N)": one closed row under the header; ?tab=errata opens it.
@@ -149,20 +154,24 @@ def build_app() -> gr.Blocks:
         demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
                   api_visibility="private", show_progress="hidden"
                   ).then(None, js=_ERRATA_JS)
-        i18n.install(demo, lang, lang_stored, lesson_panels, lesson)
+        # The sign-in button writes its own label ("Logout (name)"): the switch leaves it.
+        i18n.install(demo, lang, lang_stored, lesson_panels, lesson,
+                     keep=[login] if login is not None else [])
         demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
         demo.links[ERRATA] = {}  # ?tab=errata#bug-N: a page, no settings
     return guard_inputs(demo)  # NaN, over-long text: refused before any handler runs
 
 
 def launch(demo: gr.Blocks | None = None, **overrides):
-    """Launch with the settings a class needs (GRADIO-NOTES.md)."""
+    """Launch with the settings a class needs: an upload cap, no monitoring page, the
+    address and port from Gradio's variables (serving.py), and the MCP server if asked."""
     demo = demo or build_app()
-    settings = dict(server_name=os.environ.get("BERTGPT_HOST", "127.0.0.1"),
-                    server_port=int(os.environ.get("BERTGPT_PORT", 7860)),
-                    max_file_size="10mb", enable_monitoring=False,
-                    footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS)
+    settings = dict(max_file_size="10mb", enable_monitoring=False,
+                    footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS,
+                    mcp_server=serving.mcp_enabled())
+    settings.update(serving.bind())
     settings.update(overrides)
+    block = not settings.pop("prevent_thread_lock", False)
     if not settings["enable_monitoring"]:
         # After every event Gradio's queue rebuilds a pandas summary of all past events
         # (up to 10,000) for its monitoring page, under the interpreter lock: a class's
@@ -176,7 +185,13 @@ def launch(demo: gr.Blocks | None = None, **overrides):
     # Not a daemon: a process that exits within its two seconds waits for it, instead of
     # tearing down torch and the tokenizer's thread pool under it (which aborts).
     threading.Thread(target=_warm_tasks, name="bertgpt-warm-tasks").start()
-    return demo.launch(**settings)
+    # Gradio builds the MCP tool table while it launches, so launch without blocking,
+    # narrow the table, then block as Gradio itself would have.
+    result = demo.launch(prevent_thread_lock=True, **settings)
+    serving.limit_mcp_tools(demo)
+    if block:
+        demo.block_thread()
+    return result
 
 
 def _warm_tasks() -> None:

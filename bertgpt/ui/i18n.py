@@ -73,7 +73,7 @@ KO = {
     "3. Labels: token (id) to predict, −100 = ignored": "3. 레이블: 예측할 토큰 (id), −100 = 무시",
     "Expected vs measured rates": "기대 비율과 측정 비율",
     "Which BERT": "어떤 BERT",
-    "own = the one you trained in 'Train live'": "own = 'Train live' 탭에서 직접 학습한 모델",
+    "own = the one you trained in 'Train live'": "own = '실시간 학습' 탭에서 직접 학습한 모델",
     "bundled": "내장 모델 (bundled)",
     "own": "내가 학습한 모델 (own)",
     "Top k guesses": "상위 k개 추측",
@@ -117,7 +117,7 @@ KO = {
     "Show masks": "마스크 보기",
     "The batch under this mask": "이 마스크를 쓴 배치",
     "One sentence, four masks": "문장 하나, 마스크 넷",
-    "Raw scores → masked (−∞) → softmax": "원점수 → 마스킹 (−∞) → softmax",
+    "Raw scores → masked (−∞) → softmax": "원점수 → 마스킹 (−∞) → 소프트맥스",
     # Attention heatmaps
     "Attention heatmaps": "어텐션 히트맵",
     "Sentence (English, up to 40 tokens)": "문장 (영어, 최대 40토큰)",
@@ -356,11 +356,12 @@ def pick_language(stored: str | None, request: gr.Request | None) -> str:
 
 
 def install(demo: gr.Blocks, switch: gr.Radio, stored: gr.BrowserState,
-            lessons: dict, lesson_text) -> None:
+            lessons: dict, lesson_text, keep=()) -> None:
     """Wire the header switch: it sets every label, every lesson panel, and the browser's
-    remembered choice; page load picks the language (`pick_language`)."""
+    remembered choice; page load picks the language (`pick_language`). Components in
+    `keep` are left as they are."""
     tabs = list(lessons)
-    found = walk(demo, skip=[switch, *lessons.values()])
+    found = walk(demo, skip=[switch, *lessons.values(), *keep])
     targets = [b for b, _ in found]
 
     def apply(lang):

@@ -72,7 +72,18 @@ def _weights(loaded, arch: str, text: str):
 
 @friendly
 def attention(text, source, layer, head, own=None):
-    """BERT and GPT attention on one sentence: one head each, and every head each."""
+    """Attention weights of BERT and GPT on one sentence: one chosen head as a heatmap,
+    and every layer and head as small multiples.
+
+    Args:
+        text: an English sentence.
+        source: which models: bundled (the minis), own (the session's trained models) or
+            real (bert-base-uncased and gpt2 where available).
+        layer: the layer to show, from 0.
+        head: the head to show, from 0.
+    Returns:
+        heatmaps for BERT and GPT, and notes on what was clamped.
+    """
     text = check_text(text, "sentence", MAX_CHARS)
     if source not in ("bundled", "own", "real"):
         raise gr.Error("Pick the models: 'bundled', 'own' or 'real'.")

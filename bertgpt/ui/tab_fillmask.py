@@ -6,8 +6,7 @@ import re
 
 import gradio as gr
 
-from .. import hub
-from ..sampling import fill_mask
+from .. import hub, sampling
 from .common import as_text, check_text, friendly, get_model
 from .plots_live import as_plot, fillmask_figure, model_note
 
@@ -33,8 +32,16 @@ def _filled(text: str, results: list[dict]) -> str:
 
 
 @friendly
-def predict(text, top_k, source, own):
-    """BERT's top-k guesses for each [MASK]: a bar chart, the filled sentence, the numbers."""
+def fill_mask(text, top_k, source, own):
+    """BERT's top-k guesses for each [MASK] in a sentence.
+
+    Args:
+        text: an English sentence with one or more [MASK].
+        top_k: how many guesses to show per [MASK].
+        source: bundled (the mini BERT), own (the session's trained BERT) or a real model.
+    Returns:
+        a bar chart per mask, the sentence filled with the top guesses, and the numbers.
+    """
     text = check_text(text, "sentence", max_chars=MAX_CHARS)
     if "[MASK]" not in text:
         raise gr.Error("Write [MASK] (capitals, in brackets) where BERT should guess a word, "
@@ -43,7 +50,7 @@ def predict(text, top_k, source, own):
     if not 1 <= top_k <= 50:
         raise gr.Error("Top-k must be between 1 and 50.")
     loaded = get_model("bert", source, own)
-    results = fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k)
+    results = sampling.fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k)
     note = model_note(loaded, source)
     who = {"own": "your own BERT", "bundled": "the bundled BERT mini"}.get(
         source, f"the real {source}, run by the from-scratch core")
@@ -66,7 +73,7 @@ def build(ctx) -> dict:
     plot = gr.Plot(label="BERT's guesses")
     with gr.Accordion("The numbers (JSON)", open=False):
         data = gr.JSON(label="Guesses per mask")
-    go.click(predict, [text, top_k, source, ctx.own], [plot, filled, data], api_name="fill_mask")
-    text.submit(predict, [text, top_k, source, ctx.own], [plot, filled, data],
+    go.click(fill_mask, [text, top_k, source, ctx.own], [plot, filled, data], api_name="fill_mask")
+    text.submit(fill_mask, [text, top_k, source, ctx.own], [plot, filled, data],
                 api_visibility="private")
     return {"text": text, "top_k": top_k, "source": source}

@@ -54,8 +54,19 @@ def _label(tok, i: int) -> str:
 
 @friendly
 def next_token(source, prompt, temperature, top_k, top_p, seed, own):
-    """One step: the next-token distribution at every stage, one token drawn from the
-    last stage and appended to the prompt."""
+    """One step of GPT sampling made visible: the next-token distribution raw, after
+    temperature, after top-k and top-p, renormalised; one token drawn from the last.
+
+    Args:
+        source: bundled (the mini GPT), own (the session's trained GPT) or a real model.
+        prompt: the text GPT continues.
+        temperature: divides the logits; 0 means greedy.
+        top_k: keep the k most likely tokens (0 = all).
+        top_p: keep the smallest set of tokens whose probabilities sum to p (1 = all).
+        seed: random seed of the draw.
+    Returns:
+        the distributions at every stage, the chosen token, and the numbers.
+    """
     prompt = _prompt(prompt)
     temperature, top_k, top_p, seed = _settings(temperature, top_k, top_p, seed)
     loaded = get_model("gpt", source, own)

@@ -62,7 +62,18 @@ def _padded(batch, T):
 
 @friendly
 def masks(text, kind, seed, inspect):
-    """Mask grids for the batch, the four kinds for one sentence, and its scores."""
+    """Attention masks as grids (True = may attend): bidirectional (BERT), causal (GPT),
+    padding, or causal+padding, and one sentence's scores before and after masking.
+
+    Args:
+        text: one sentence a line; shorter lines are padded to the longest.
+        kind: bidirectional, causal, padding or causal+padding.
+        seed: seed of the random scores shown for the inspected sentence.
+        inspect: which sentence (line number, from 0) to show scores for.
+    Returns:
+        the batch's mask grids, the four kinds side by side, the scores through masking
+        and softmax, and an explanation.
+    """
     if kind not in KINDS:
         raise gr.Error(f"Pick a mask kind: one of {', '.join(KINDS)}.")
     if seed is None or not 0 <= seed < 2**31:

@@ -83,7 +83,19 @@ def _settings(text, seed, prob, mask_rate, random_rate):
 
 @friendly
 def mask(text, seed, prob, mask_rate, random_rate):
-    """Mask `text` as BERT would: fate row, model-input row, labels row, counts, rates."""
+    """Mask text as BERT's masked-language-model pre-training does and show each token's
+    fate: not selected, [MASK], random token, or kept; the labels are -100 where ignored.
+
+    Args:
+        text: English text to mask.
+        seed: random seed; the same seed gives the same masking everywhere.
+        prob: share of tokens selected for prediction (BERT: 0.15).
+        mask_rate: share of selected tokens replaced by [MASK] (BERT: 0.8).
+        random_rate: share of selected tokens replaced by a random token (BERT: 0.1).
+    Returns:
+        each token's fate, the model's input row, the labels row, counts, expected vs
+        measured rates.
+    """
     text, seed, prob, mask_rate, random_rate = _settings(text, seed, prob, mask_rate,
                                                          random_rate)
     tok = world_tokenizer("wordpiece")

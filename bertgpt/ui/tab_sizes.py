@@ -85,8 +85,10 @@ def _summary(c: dict) -> str:
                f"Computed here: {viz.human_count(c['published_total'])}, "
                f"{c['relative_error']:+.1%} from the published figure.")
     md += (f"\n\nThe weights alone take {_bytes(c['total'] * 4)} in fp32, "
-           f"{_bytes(c['total'] * 2)} in bf16 (training needs about 4× more, for gradients "
-           "and Adam's two moments).")
+           f"{_bytes(c['total'] * 2)} in bf16. Training with Adam in mixed precision needs "
+           f"about 16 bytes a parameter, {_bytes(c['total'] * 16)}: bf16 weights and "
+           "gradients, plus fp32 master weights and Adam's two moments (ZeRO paper, §3.1), "
+           "before any activations.")
     if c.get("preset") in FIX_NOTES:
         md += "\n\n⚠ " + FIX_NOTES[c["preset"]]
     return md
@@ -94,7 +96,20 @@ def _summary(c: dict) -> str:
 
 @friendly
 def params(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
-    """Count a preset's (or a custom config's) parameters; where they live, as a chart."""
+    """Count a model's parameters by part (embeddings, attention, MLP, LayerNorm, heads),
+    for a named preset or a custom configuration.
+
+    Args:
+        preset: a preset name (bert-tiny ... gpt3-175b) or custom.
+        arch: bert or gpt (used with custom).
+        vocab_size: vocabulary size (custom).
+        n_layer: number of layers (custom).
+        n_head: attention heads (custom; must divide n_embd).
+        n_embd: width (custom).
+        block_size: longest input in tokens (custom).
+    Returns:
+        a summary with the published count where there is one, and a breakdown chart.
+    """
     c = _count(_config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size))
     title = f"{c.get('preset', 'Your model')}: {viz.human_count(c['total'])} parameters, by part"
     return _summary(c), viz.param_breakdown(c["parts"], title=title)
@@ -153,9 +168,10 @@ def build(ctx) -> dict:
                                   "computed", "published", "difference"],
                          label="Every preset: computed here vs published", interactive=False,
                          wrap=True)
-    gr.Markdown("Small models are mostly **embeddings** (a 2,000-word vocabulary × 128 "
-                "dimensions is a quarter of a mini); big ones are mostly **MLP** (2/3 of each "
-                "block) and **attention** (1/3): per layer about 12 × width² parameters.")
+    gr.Markdown("In small models the **embeddings** are a large share (a 2,000-word "
+                "vocabulary × 128 dimensions is about a quarter of a mini; GPT-2 small's "
+                "50,257 × 768 nearly a third); in big ones the blocks dominate, about 12 × "
+                "width² parameters a layer: 2/3 **MLP**, 1/3 **attention**.")
     shares = gr.Plot(label="Where the parameters live, preset by preset", show_label=False)
     # Counting stays off the start-up path: the first count imports torch._dynamo
     # (seconds) and GPT-3 alone takes ~0.7 s. A thread warms the cache while the server

@@ -117,7 +117,16 @@ def compute(text: str, vocab_size: float, word: str):
 
 @friendly
 def tokenize(text: str, vocab_size: float, word: str):
-    """Text -> WordPiece chips, BPE chips, a comparison table, and the BPE merge replay."""
+    """Tokenize text as BERT (WordPiece) and GPT-2 (byte-level BPE) do, both trained on
+    the world corpus, and replay the BPE merges of one word.
+
+    Args:
+        text: any text (English, Korean, emoji, made-up words).
+        vocab_size: vocabulary size both tokenizers are trained to, 300 to 4000.
+        word: one word whose BPE merges are replayed step by step.
+    Returns:
+        WordPiece pieces, BPE pieces, a comparison table, the merge steps.
+    """
     (wp, wp_colours), (bpe, bpe_colours), summary, merges = compute(text, vocab_size, word)
     # A new colour map travels with the value: one colour per id, chosen by its kind.
     return (gr.HighlightedText(value=wp, color_map=wp_colours),
