@@ -61,6 +61,19 @@ def test_tokenize_shows_both_tokenizers_with_ids(client):
     assert final == [bpe_tok.id_to_token(i) for i in bpe_tok.encode("unbelievably")]
 
 
+def test_korean_example_shows_three_bytes_per_hangul_syllable():
+    from bertgpt.ui.tab_tokenize import EXAMPLES, bytes_line, compute
+    assert any("\uac00" <= c <= "\ud7a3" for c in EXAMPLES[0])  # a Korean example is offered
+    _, (bpe, _), summary, _ = compute("서울", 2000, "word")
+    # One chip per byte: no merge of the English world corpus joins Hangul bytes.
+    assert [t for t, _ in bpe] == ["<0xEC>", "<0x84>", "<0x9C>", "<0xEC>", "<0x9A>", "<0xB8>"]
+    assert "`서` EC 84 9C" in summary and "`울` EC 9A B8" in summary
+    assert "2 characters and 6 bytes" in summary and "made 6 tokens" in summary
+    assert "Hangul syllable is 3 bytes" in summary
+    assert bytes_line("plain ASCII", 2) == ""           # nothing to show for one-byte text
+    assert "F0 9F A5 90" in bytes_line("🥐", 4) and "Hangul" not in bytes_line("🥐", 4)
+
+
 def test_vocab_slider_retrains(client):
     _, small, summary, _ = client.predict(TEXT, 400, "paris", api_name="/tokenize")
     _, big, _, _ = client.predict(TEXT, 2000, "paris", api_name="/tokenize")

@@ -235,6 +235,8 @@ KO = {
     "Parameters by part": "부분별 파라미터",
     "Every preset: computed here vs published": "모든 프리셋: 여기서 센 값 대 발표된 값",
     "Where the parameters live, preset by preset": "프리셋별로 파라미터가 있는 곳",
+    # Tokenize (issue #16: a Korean example)
+    "Try these texts": "이 텍스트들을 넣어 보세요",
 }
 
 

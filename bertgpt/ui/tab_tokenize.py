@@ -17,6 +17,9 @@ LABEL = "Tokenize"
 MAX_CHARS = 2000  # a tokenization view of more than this is unreadable anyway
 DEFAULT_TEXT = "Minho bakes unbelievably delicious croissants in Seoul 🥐"
 DEFAULT_WORD = "unbelievably"
+# A Korean sentence first: the byte cost of Hangul is what a Korean class asks about.
+EXAMPLES = ("민호는 서울에서 크루아상을 굽습니다 🥐", "서울", DEFAULT_TEXT)
+BYTES_SHOWN = 8  # distinct non-ASCII characters listed with their bytes
 KIND_COLOURS = {"word start": PALETTE["sky"], "continuation": PALETTE["orange"],
                 "[UNK]: lost": PALETTE["vermillion"], "raw byte": PALETTE["purple"],
                 "special": PALETTE["grey"]}
@@ -65,7 +68,30 @@ def chips(tok, text: str) -> tuple[list[tuple[str, str | None]], dict[str, str],
     return value, colours, ex
 
 
-def _summary(wp, bpe, ex_wp, ex_bpe, vocab: int) -> str:
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"  # the precomposed syllables 가 ... 힣
+
+
+def bytes_line(text: str, n_bpe_tokens: int) -> str:
+    """The non-ASCII characters of `text` with their UTF-8 bytes, the alphabet byte-level
+    BPE starts from ("" for pure ASCII, where every character is one byte)."""
+    chars = list(dict.fromkeys(c for c in text if ord(c) > 127 and not c.isspace()))
+    if not chars:
+        return ""
+    shown = " · ".join(f"`{c}` {' '.join(f'{b:02X}' for b in c.encode())}"
+                       for c in chars[:BYTES_SHOWN])
+    if len(chars) > BYTES_SHOWN:
+        shown += f" · … {len(chars) - BYTES_SHOWN} more"
+    line = (f"**UTF-8 bytes, BPE's alphabet.** The text is {len(text):,} characters and "
+            f"{len(text.encode()):,} bytes; byte-level BPE made {n_bpe_tokens:,} tokens of it. "
+            f"Per character: {shown}.")
+    if any(_is_hangul(c) for c in chars):
+        line += (" A Hangul syllable is 3 bytes: unless a learned merge joins them, it costs "
+                 "3 tokens, one per byte. This BPE learned its merges from English text only.")
+    return line
+
+
+def _summary(wp, bpe, ex_wp, ex_bpe, vocab: int, text: str = "") -> str:
     def row(name, f):
         return f"| {name} | {f(wp, ex_wp)} | {f(bpe, ex_bpe)} |"
     lines = [
@@ -81,6 +107,8 @@ def _summary(wp, bpe, ex_wp, ex_bpe, vocab: int) -> str:
                      "vocabulary was learned from English text, so it cannot spell the rest "
                      "and that information is gone. Byte-level BPE never says `[UNK]`: it "
                      "falls back to raw bytes (`<0x..>` chips), so every text survives.")
+    if text and (line := bytes_line(text, ex_bpe["n_tokens"])):
+        notes.append(line)
     if max(wp.vocab_size, bpe.vocab_size) < vocab:
         notes.append("A tokenizer learned fewer pieces than asked: the world corpus is small "
                      "and ran out of pairs worth merging.")
@@ -112,7 +140,7 @@ def compute(text: str, vocab_size: float, word: str):
     wp_value, wp_colours, ex_wp = chips(wp, text)
     bpe_value, bpe_colours, ex_bpe = chips(bpe, text)
     return ((wp_value, wp_colours), (bpe_value, bpe_colours),
-            _summary(wp, bpe, ex_wp, ex_bpe, vocab), _merge_rows(bpe, word))
+            _summary(wp, bpe, ex_wp, ex_bpe, vocab, text), _merge_rows(bpe, word))
 
 
 @friendly
@@ -141,6 +169,7 @@ def build(ctx) -> dict:
             vocab = gr.Slider(300, 4000, value=2000, step=100, label="Vocabulary size",
                               info="Retrains both tokenizers on the world corpus (~1 s)")
             go = gr.Button("Tokenize", variant="primary")
+    gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="Try these texts")
     first = compute(DEFAULT_TEXT, 2000, DEFAULT_WORD)
     gr.Markdown(LEGEND, elem_classes=["token-legend"])
     with gr.Row(equal_height=False):
