@@ -60,7 +60,8 @@ def cmd_pairs(args):
     from .nsp import explain_pairs
     docs = split_documents(_text_arg(args))
     out = explain_pairs(docs, world_tokenizer("wordpiece"), seed=args.seed, max_len=args.max_len,
-                        same_document_bug=args.same_document, n=args.n)
+                        same_document_bug=args.same_document, n=args.n,
+                        segments=args.segments)
     if args.json:
         return out
     for p in out["pairs"]:
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-len", type=int, default=64)
     sp.add_argument("--n", type=int, default=8, help="pairs to show")
     sp.add_argument("--same-document", action="store_true", help="the seed article's buggy sampling")
+    sp.add_argument("--segments", action="store_true",
+                    help="BERT's packed segments of several sentences (create_pretraining_data.py)")
     sp = add("corpus", cmd_corpus, "write the world corpus to stdout")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--size", type=int, default=200_000, help="characters")

@@ -13,7 +13,7 @@ import io
 import re
 from pathlib import Path
 
-from .lessons import _LINK, LANGS, ROOT, Lesson, load_all
+from .lessons import _LINK, ERRATA, LANGS, ROOT, Lesson, load_all, parse
 
 _TEXT = {
     "en": {"title": "bertgpt — BERT & GPT pre-training: the lessons", "toc": "Contents",
@@ -132,6 +132,14 @@ def _anchor(lesson: Lesson) -> str:
     return Path(lesson.path).stem or re.sub(r"\W+", "-", lesson.title).strip("-").lower()
 
 
+def _target(query: str, app_url: str) -> str:
+    """Where a lesson's link points on the printed page: the errata are on the page itself
+    (?tab=errata#bug-2 -> #bug-2); every other link opens the running app."""
+    if query.split("#", 1)[0].split("&", 1)[0] == "?tab=errata":
+        return "#" + (query.split("#", 1)[1] if "#" in query else "errata")
+    return app_url + query
+
+
 def render_html(lessons: list[Lesson], lang: str, app_url: str = "http://127.0.0.1:7860/",
                 figures: dict | None = None) -> str:
     """One self-contained HTML page: contents, every lesson, figures as inline SVG."""
@@ -143,7 +151,8 @@ def render_html(lessons: list[Lesson], lang: str, app_url: str = "http://127.0.0
         anchor = _anchor(lesson)
         tab = anchor.split("-", 1)[-1]
         toc.append(f'<li><a href="#{anchor}">{html.escape(lesson.title)}</a></li>')
-        text = _LINK.sub(lambda m: f"[{m.group(1)}]({app_url}{m.group(2)})", lesson.text)
+        text = _LINK.sub(lambda m: f"[{m.group(1)}]({_target(m.group(2), app_url)})",
+                         lesson.text)
         part = md.render(text)
         if tab in figures:
             caption = html.escape(t.get(tab, ""))
@@ -188,6 +197,9 @@ def export(out_dir, root: Path = ROOT, app_url: str = "http://127.0.0.1:7860/") 
         lessons = load_all(lang, root)
         if not lessons:
             continue
+        errata = root / lang / ERRATA  # the seed article's errata, which lessons cite
+        if errata.is_file():
+            lessons.append(parse(errata.read_text(encoding="utf-8"), lang, str(errata)))
         path = out / f"lessons-{lang}.html"
         path.write_text(render_html(lessons, lang, app_url), encoding="utf-8")
         written.append(path)

@@ -79,7 +79,8 @@ def parse(text: str, lang: str = "en", path: str = "") -> Lesson:
             if m.group(1) == "python"]
     exercises = [(s.strip(), a.strip()) for s, a in
                  _DETAILS.findall(bodies.get(names[EXERCISES], ""))]
-    links = [(t, dict(parse_qsl(q[1:], keep_blank_values=True))) for t, q in _LINK.findall(text)]
+    links = [(t, dict(parse_qsl(q[1:].split("#", 1)[0], keep_blank_values=True)))
+             for t, q in _LINK.findall(text)]  # "#bug-2" is a place on the page, not a setting
     return Lesson(path, lang, title, text, sections, code, exercises, links, numbers_in(text))
 
 
@@ -96,7 +97,25 @@ def numbers_in(text: str) -> list[str]:
 
 
 def lesson_files(lang: str, root: Path = ROOT) -> list[Path]:
+    """The tab lessons, NN-<tab>.md. Other pages (errata.md) have no number and no tab."""
     return sorted((root / lang).glob("[0-9][0-9]-*.md"))
+
+
+ERRATA = "errata.md"  # the seed article's errata, lessons/<lang>/errata.md, shown in the app
+# How a lesson cites an erratum, in prose or as a link (?tab=errata#bug-N)
+CITATION = {"en": re.compile(r"errata, bug (\d+)|tab=errata[^)\s]*#bug-(\d+)"),
+            "ko": re.compile(r"정오표, 버그 (\d+)|tab=errata[^)\s]*#bug-(\d+)")}
+_BUG_ANCHOR = re.compile(r'<a id="bug-(\d+)"></a>\s*\n## ')
+
+
+def errata_bugs(text: str) -> list[int]:
+    """The bug numbers an errata page defines (an `<a id="bug-N"></a>` before a `## ` heading)."""
+    return [int(n) for n in _BUG_ANCHOR.findall(text)]
+
+
+def cited_bugs(text: str, lang: str) -> set[int]:
+    """The errata bug numbers a lesson cites."""
+    return {int(a or b) for a, b in CITATION[lang].findall(text)}
 
 
 def load_all(lang: str, root: Path = ROOT) -> list[Lesson]:

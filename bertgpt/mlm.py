@@ -10,11 +10,12 @@ picked position may also hold a random or the original token, the model cannot t
 tokens it will be asked about and must keep a good representation of *every* token
 (paper, §3.1 and Appendix C.2).
 
-Two choices differ from the seed article's `MLMDataset` (lessons/en/errata.md, bug 1): special
-tokens ([CLS], [SEP], [PAD], ...) are never picked, which google-research/bert also never
-does and the article can; and a random replacement is always a real token, never a special
-one, which is a cleanliness choice of ours: google-research/bert and transformers'
-DataCollatorForLanguageModeling draw it from the whole vocabulary. `seed_article_masking` keeps the article's loop so the app can contrast them.
+Over the seed article's `MLMDataset` (errata, bug 1): special tokens ([CLS], [SEP], [PAD],
+...) are never picked, as in google-research/bert and transformers (the article can pick
+the [CLS] and [SEP] its `encode` adds). And, a cleanliness choice of this course, a random
+replacement is always a real token: google-research/bert and transformers draw it from the
+whole vocabulary, specials included. `seed_article_masking` keeps the article's loop so the
+app can contrast them.
 """
 from __future__ import annotations
 
@@ -154,10 +155,11 @@ def seed_article_masking(ids, *, vocab_size: int, mask_id: int, prob: float = 0.
     """THE BUGGY VERSION, kept to contrast: the seed article's `MLMDataset.__getitem__`.
 
     A per-token Python loop exactly as the article wrote it, except that its global
-    `random` is replaced by `random.Random(seed)`. Its two bugs, left in on purpose:
-    any position can be picked, [CLS], [SEP] and [PAD] included (so the model is trained
-    to predict padding), and the random replacement `randint(0, vocab_size - 1)` can be a
-    special token. Use `mask_tokens` for training.
+    `random` is replaced by `random.Random(seed)`. Its bug, left in on purpose: any
+    position can be picked, so the [CLS] and [SEP] its `encode` adds become prediction
+    targets (the article masks one unpadded text at a time; handed a padded row, this
+    would pick [PAD] too). Its random replacement `randint(0, vocab_size - 1)` can be a
+    special token, as in google-research/bert. Use `mask_tokens` for training.
     """
     _check_rates(prob, 0.8, 0.1)
     rng = random.Random(seed)

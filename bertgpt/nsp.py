@@ -1,17 +1,28 @@
-"""Sentence pairs for next-sentence prediction (BERT paper §3.1 Task #2).
+"""Pairs for next-sentence prediction (BERT paper §3.1 Task #2), two ways.
 
-For each sentence A that has a successor, half the time B is that successor (IsNext) and
-half the time B is a random sentence from a *different* document (NotNext), as
-google-research/bert's `create_pretraining_data.py` does. The pair is packed as
-`[CLS] A [SEP] B [SEP]` with segment ids 0 for `[CLS] A [SEP]` and 1 for `B [SEP]`.
+`make_pairs`: one sentence each. For each sentence A that has a successor, half the time
+B is that successor (IsNext) and half the time B is a random sentence from a *different*
+document (NotNext). Simple to read, and what the seed article does, but not BERT's input.
+
+`pack_segments`: BERT's way. BERT's "sentences" are segments, "an arbitrary span of
+contiguous text" (BERT §3): google-research/bert's `create_instances_from_document` packs
+consecutive sentences of one document until a target length (max_len − 3, or 10% of the
+time a shorter random one), splits the chunk at a random sentence boundary into A and B,
+and for NotNext replaces B by contiguous sentences from another document. RoBERTa §4.2
+(Table 2) found that single-sentence pairs hurt downstream results.
+
+Either way the pair is packed as `[CLS] A [SEP] B [SEP]` with segment ids 0 for
+`[CLS] A [SEP]` and 1 for `B [SEP]`.
 
 Label convention: `Pair.label` is 0 for IsNext and 1 for NotNext, as transformers'
 `BertForPreTraining` (`next_sentence_label` 0 = "B continues A") and google's checkpoint
 use. The seed article uses the opposite (1 = IsNext); `Pair.is_next` avoids the ambiguity.
 
 The article's `create_nsp_data` draws the NotNext partner with `random.choice(sentences)`
-from the SAME document (DESIGN.md, bug 2); `same_document_bug=True` reproduces it so the app
-can show what it does to the labels.
+from the SAME document (errata, bug 2); `same_document_bug=True` reproduces it so the app
+can show what it does to the labels: for a document of n sentences, 1/(2n) of its pairs
+are labelled NotNext although B is the true next sentence (`mislabeled`), and another
+1/(2n) are (A, A): a correctly labelled but degenerate negative (`degenerate`).
 """
 from __future__ import annotations
 
@@ -34,7 +45,9 @@ class Pair:
     b_doc: int               # where B came from
     b_idx: int
     mislabeled: bool = False  # only with the seed bug: labelled NotNext, yet B is A's
-                              # true next sentence or A itself
+                              # true next sentence (a wrong label)
+    degenerate: bool = False  # only with the seed bug: B is A itself. NotNext is the right
+                              # label, but a copy is trivial to detect
 
     @property
     def label(self) -> int:
@@ -57,10 +70,11 @@ def make_pairs(documents: Sequence[Sequence[Any]], *, seed: int = 0,
 
     same_document_bug=True: the seed article's version. The NotNext partner is
     `random.choice(sentences)` from A's own document, so for a document of n sentences it
-    is A's true next sentence with probability 1/n (a NotNext label on an IsNext pair) and
-    A itself with probability 1/n. Such pairs are marked `mislabeled=True`; about 1/n of all
-    pairs from that document are (half are NotNext, 2/n of those are wrong). The article's
-    version needs only one document, so this mode does not ask for two.
+    is A's true next sentence with probability 1/n (a NotNext label on an IsNext pair:
+    `mislabeled=True`) and A itself with probability 1/n (`degenerate=True`: the label is
+    right, the negative is a copy). Half the pairs are NotNext, so each case is 1/(2n) of
+    all pairs from that document (`seed_bug_expectation`). The article's version needs
+    only one document, so this mode does not ask for two.
     """
     if max_pairs is not None and max_pairs < 0:
         raise ConfigError(f"max_pairs must be >= 0 or None, got {max_pairs}")
@@ -82,7 +96,7 @@ def make_pairs(documents: Sequence[Sequence[Any]], *, seed: int = 0,
             elif same_document_bug:
                 j = rng.randrange(len(doc))  # = random.choice(sentences), as in the article
                 pairs.append(Pair(doc[i], doc[j], False, d, i, d, j,
-                                  mislabeled=j in (i, i + 1)))
+                                  mislabeled=j == i + 1, degenerate=j == i))
             else:
                 # A uniformly random *other* document, then a random sentence in it: draw
                 # from all but one slot and step over A's own document.
@@ -106,8 +120,8 @@ class Packed:
     a_len: int              # tokens of A kept
     b_len: int              # tokens of B kept
     truncated: int          # tokens removed in all
-    truncated_a: int = 0    # of which from the end of A
-    truncated_b: int = 0    # of which from the end of B
+    truncated_a: int = 0    # of which from A
+    truncated_b: int = 0    # of which from B
 
     def trace(self, id_to_token=None) -> list[dict]:
         """One dict per position: id, token, segment, and which part it belongs to."""
@@ -120,11 +134,11 @@ class Packed:
 def _truncated_lengths(la: int, lb: int, budget: int) -> tuple[int, int]:
     """Lengths left after longest-first truncation to `budget` tokens.
 
-    Same result as BERT's `truncate_seq_pair` loop (drop one token from the longer; on a
-    tie from B) but computed directly: the longer shrinks to the shorter's length, then
-    they shrink in turn, B first. google's version drops from the front or the back at
-    random (a little noise); we always drop from the end, so a pair packs the same way
-    every time.
+    Same result as fine-tuning's `_truncate_seq_pair` loop in google-research/bert's
+    run_classifier.py (drop the last token of the longer; on a tie of B) but computed
+    directly: the longer shrinks to the shorter's length, then they shrink in turn, B
+    first. Pre-training's `truncate_seq_pair` (create_pretraining_data.py) takes the token
+    from the front or the back at random instead: `pack_segments` does that.
     """
     if la + lb <= budget:
         return la, lb
@@ -135,7 +149,8 @@ def _truncated_lengths(la: int, lb: int, budget: int) -> tuple[int, int]:
 
 
 def pack_pair(a_ids, b_ids, *, cls_id: int, sep_id: int, max_len: int) -> Packed:
-    """`[CLS] A [SEP] B [SEP]` with segment ids, truncated longest-first to `max_len`."""
+    """`[CLS] A [SEP] B [SEP]` with segment ids, truncated longest-first from the end to
+    `max_len` (as fine-tuning does; the Ask-BERT box and the one-sentence pairs use it)."""
     if max_len < 5:
         raise ConfigError(f"max_len must be at least 5 ([CLS] A [SEP] B [SEP] with one token "
                           f"each), got {max_len}")
@@ -146,19 +161,199 @@ def pack_pair(a_ids, b_ids, *, cls_id: int, sep_id: int, max_len: int) -> Packed
     return Packed(ids, seg, ka, kb, len(a) - ka + len(b) - kb, len(a) - ka, len(b) - kb)
 
 
+def seed_bug_expectation(documents: Sequence[Sequence[Any]]) -> dict:
+    """What the seed article's same-document sampling does on average to these documents.
+
+    A document of n sentences gives n − 1 pairs (every sentence with a successor). Each is
+    NotNext with probability 1/2, and `random.choice` over the n sentences then picks the
+    true next sentence with probability 1/n (a wrong label) and A itself with probability
+    1/n (a copy): 1/(2n) of the document's pairs each, (n − 1)/(2n) pairs each in all.
+    (The seed's own `doc.split('.')` also counts the empty piece after the last full stop
+    in n.) Returns the expected counts over the corpus, to set beside `pair_stats`."""
+    sizes = [len(doc) for doc in documents if len(doc) >= 2]
+    per_doc = sum((n - 1) / (2 * n) for n in sizes)
+    return {"pairs": sum(n - 1 for n in sizes), "mislabeled": per_doc, "degenerate": per_doc}
+
+
 def pair_stats(pairs: Sequence[Pair]) -> dict:
-    """Counts and shares. `same_document_share` is over NotNext pairs: how often the
-    "random" partner came from A's own document (0 for BERT's way, 1 for the article's)."""
+    """Counts and shares. `mislabeled`: labelled NotNext although B is A's true next
+    sentence (a wrong label); `degenerate`: B is A itself (the label NotNext is right, the
+    negative is a trivial copy). Both happen only with the seed article's sampling.
+    `same_document_share` is over NotNext pairs: how often the "random" partner came from
+    A's own document (0 for BERT's way, 1 for the article's)."""
     n = len(pairs)
     is_next = sum(p.is_next for p in pairs)
     not_next = n - is_next
     mis = sum(p.mislabeled for p in pairs)
+    deg = sum(p.degenerate for p in pairs)
     same = sum(p.b_doc == p.a_doc for p in pairs if not p.is_next)
     return {"n": n, "is_next": is_next, "not_next": not_next,
             "is_next_share": is_next / n if n else 0.0,
             "mislabeled": mis, "mislabeled_share": mis / n if n else 0.0,
+            "degenerate": deg, "degenerate_share": deg / n if n else 0.0,
             "same_document": same,
             "same_document_share": same / not_next if not_next else 0.0}
+
+
+# ---- segments: BERT's way -------------------------------------------------------------
+
+@dataclass
+class SegmentPair:
+    """One packed NSP instance: A and B are runs of whole sentences (segments).
+
+    Sentence ranges are [start, stop) indices into the document's sentences. The token
+    lists are what is left after truncation; the `cut_*` counts say what was removed from
+    the front and the back of each segment (google's `truncate_seq_pair` picks at random).
+    """
+    a: list                  # tokens of segment A, after truncation
+    b: list                  # tokens of segment B, after truncation
+    is_next: bool
+    a_doc: int
+    a_start: int
+    a_stop: int
+    b_doc: int
+    b_start: int
+    b_stop: int
+    target_len: int          # the document's target: max_len − 3, or a shorter random one
+    cut_a_front: int = 0
+    cut_a_back: int = 0
+    cut_b_front: int = 0
+    cut_b_back: int = 0
+
+    @property
+    def label(self) -> int:
+        return 0 if self.is_next else 1
+
+    @property
+    def label_name(self) -> str:
+        return LABEL_NAMES[self.label]
+
+    @property
+    def truncated(self) -> int:
+        return self.cut_a_front + self.cut_a_back + self.cut_b_front + self.cut_b_back
+
+    def packed(self, *, cls_id: int, sep_id: int) -> Packed:
+        """`[CLS] A [SEP] B [SEP]` with segment ids (already within max_len)."""
+        ids = [cls_id] + list(self.a) + [sep_id] + list(self.b) + [sep_id]
+        seg = [0] * (len(self.a) + 2) + [1] * (len(self.b) + 1)
+        return Packed(ids, seg, len(self.a), len(self.b), self.truncated,
+                      self.cut_a_front + self.cut_a_back, self.cut_b_front + self.cut_b_back)
+
+
+def _truncate_random_ends(a: list, b: list, budget: int, rng: random.Random) -> tuple:
+    """Pre-training truncation as in create_pretraining_data.py's `truncate_seq_pair`:
+    while too long, take one token from the longer segment (B on a tie), from its front
+    or its back with even odds. Returns (cut_a_front, cut_a_back, cut_b_front, cut_b_back).
+    (Fine-tuning's `_truncate_seq_pair` in run_classifier.py only cuts the back: that is
+    `pack_pair`.)"""
+    cuts = [0, 0, 0, 0]
+    while len(a) + len(b) > budget:
+        side = 0 if len(a) > len(b) else 1
+        seq = a if side == 0 else b
+        if rng.random() < 0.5:
+            del seq[0]
+            cuts[2 * side] += 1
+        else:
+            seq.pop()
+            cuts[2 * side + 1] += 1
+    return tuple(cuts)
+
+
+def pack_segments(documents: Sequence[Sequence[Sequence[Any]]], *, max_len: int,
+                  seed: int = 0, short_seq_prob: float = 0.1) -> list[SegmentPair]:
+    """NSP instances the way google-research/bert builds them (create_instances_from_document).
+
+    `documents`: each a sequence of sentences, each sentence a sequence of tokens (ids or
+    strings); empty sentences are skipped, as google's reader skips empty lines. Per
+    document: the target is max_len − 3 tokens, or with probability `short_seq_prob` a
+    random length from 2 to max_len − 3 (so pre-training also sees short inputs, as
+    fine-tuning will). Consecutive sentences go into a chunk until it reaches the target
+    (or the document ends); a random sentence boundary `a_end` splits the chunk into A and
+    the rest. With probability 1/2, or always when the chunk is a single sentence, B is
+    instead a run of contiguous sentences from a uniformly chosen *other* document
+    (NotNext), and the chunk's unused sentences go back to start the next chunk. Then
+    the pair is truncated to max_len − 3 tokens from random ends.
+
+    Differences from google's code, on purpose: documents are visited in corpus order
+    (google shuffles them, and repeats everything dupe_factor times with fresh masks),
+    and the other document is guaranteed to differ (google tries ten random draws).
+    Everything random comes from `random.Random(seed)`.
+    """
+    if max_len < 5:
+        raise ConfigError(f"max_len must be at least 5 ([CLS] A [SEP] B [SEP] with one token "
+                          f"each), got {max_len}")
+    if not 0 <= short_seq_prob <= 1:
+        raise ConfigError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
+    docs = [[(i, list(s)) for i, s in enumerate(doc) if len(s) > 0] for doc in documents]
+    nonempty = [d for d, doc in enumerate(docs) if doc]
+    if len(nonempty) < 2:
+        raise TextError(f"NSP needs at least 2 documents (a NotNext partner comes from another "
+                        f"document), got {len(nonempty)}: put a blank line between documents "
+                        "or use the world corpus")
+    where = {d: k for k, d in enumerate(nonempty)}
+    budget = max_len - 3
+    rng = random.Random(seed)
+    out: list[SegmentPair] = []
+    for d, doc in enumerate(docs):
+        if not doc:
+            continue
+        target = budget
+        if rng.random() < short_seq_prob:
+            target = rng.randint(2, budget)
+        chunk: list[int] = []   # positions in `doc` (not sentence indices)
+        length, i = 0, 0
+        while i < len(doc):
+            chunk.append(i)
+            length += len(doc[i][1])
+            if i == len(doc) - 1 or length >= target:
+                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+                a = [t for k in chunk[:a_end] for t in doc[k][1]]
+                a_span = (doc[chunk[0]][0], doc[chunk[a_end - 1]][0] + 1)
+                if len(chunk) == 1 or rng.random() < 0.5:
+                    is_next = False
+                    k = rng.randrange(len(nonempty) - 1)
+                    k += k >= where[d]
+                    bd = nonempty[k]
+                    other = docs[bd]
+                    start = rng.randrange(len(other))
+                    b, stop = [], start
+                    for stop in range(start, len(other)):
+                        b.extend(other[stop][1])
+                        if len(b) >= target - len(a):
+                            break
+                    b_span = (other[start][0], other[stop][0] + 1)
+                    i -= len(chunk) - a_end   # put the unused sentences back
+                else:
+                    is_next, bd = True, d
+                    b = [t for k in chunk[a_end:] for t in doc[k][1]]
+                    b_span = (doc[chunk[a_end]][0], doc[chunk[-1]][0] + 1)
+                cuts = _truncate_random_ends(a, b, budget, rng)
+                out.append(SegmentPair(a, b, is_next, d, *a_span, bd, *b_span, target, *cuts))
+                chunk, length = [], 0
+            i += 1
+    return out
+
+
+def segment_stats(pairs: Sequence[SegmentPair], max_len: int | None = None) -> dict:
+    """Counts for packed segments, in the shape of `pair_stats` (no seed bug here: NotNext
+    always comes from another document) plus what packing adds: sentences per segment,
+    tokens per instance, how many documents drew a short target, how many were cut."""
+    n = len(pairs)
+    is_next = sum(p.is_next for p in pairs)
+    sents = [p.a_stop - p.a_start for p in pairs] + [p.b_stop - p.b_start for p in pairs]
+    tokens = [len(p.a) + len(p.b) + 3 for p in pairs]
+    out = {"n": n, "is_next": is_next, "not_next": n - is_next,
+           "is_next_share": is_next / n if n else 0.0,
+           "mislabeled": 0, "mislabeled_share": 0.0, "degenerate": 0, "degenerate_share": 0.0,
+           "same_document": sum(p.b_doc == p.a_doc for p in pairs if not p.is_next),
+           "same_document_share": 0.0,
+           "sentences_per_segment": sum(sents) / len(sents) if sents else 0.0,
+           "multi_sentence_segments": sum(s > 1 for s in sents),
+           "tokens_per_instance": sum(tokens) / n if n else 0.0,
+           "truncated": sum(p.truncated > 0 for p in pairs)}
+    if max_len is not None:
+        out["short_target"] = sum(p.target_len < max_len - 3 for p in pairs)
+    return out
 
 
 def _why(p: Pair) -> str:
@@ -169,38 +364,85 @@ def _why(p: Pair) -> str:
     if p.b_idx == p.a_idx + 1:
         return "labelled NotNext, but B IS the next sentence: the article's bug mislabels it"
     if p.b_idx == p.a_idx:
-        return "labelled NotNext, but B is A itself: the article's bug"
+        return ("B is A itself: NotNext is right, but a copy is a trivial negative "
+                "(the article's bug)")
     return f"B is sentence {p.b_idx} of the same document: NotNext, but an easy topic match"
 
 
+def _span(start: int, stop: int) -> str:
+    return f"sentence {start}" if stop - start == 1 else f"sentences {start}–{stop - 1}"
+
+
+def _why_segments(p: SegmentPair) -> str:
+    a = f"A = {_span(p.a_start, p.a_stop)}"
+    if p.is_next:
+        return (f"{a}, B = {_span(p.b_start, p.b_stop)} of document {p.a_doc}: B continues A, "
+                "IsNext")
+    return (f"{a} of document {p.a_doc}, B = {_span(p.b_start, p.b_stop)} of another "
+            f"document ({p.b_doc}): NotNext")
+
+
 def explain_pairs(documents_text: list[list[str]], tokenizer, *, seed: int = 0,
-                  max_len: int = 64, same_document_bug: bool = False, n: int = 8) -> dict:
+                  max_len: int = 64, same_document_bug: bool = False, n: int = 8,
+                  segments: bool = False) -> dict:
     """JSON-able NSP examples for the CLI and the NSP tab: `n` pairs drawn (seeded) from all
     pairs of the corpus, each with its text, label, origin, packed tokens and segment ids,
-    plus `pair_stats` over every pair. With the bug on, one mislabeled pair is always
-    among those shown when any exists, so the bug is visible and not only a statistic."""
+    plus the counts over every pair (`pair_stats`, or `segment_stats` with `segments`).
+
+    One sentence each (default): with the bug on, one mislabeled pair is always among
+    those shown when any exists, so the bug is visible and not only a statistic, and
+    `expected` gives `seed_bug_expectation` for the corpus. `segments=True`: BERT's
+    packed segments (`pack_segments`, which ignores `same_document_bug`: its NotNext
+    always comes from another document)."""
     if n < 0:
         raise ConfigError(f"n must be >= 0, got {n}")
-    pairs = make_pairs(documents_text, seed=seed, same_document_bug=same_document_bug)
-    rng = random.Random(seed)
-    shown = sorted(rng.sample(range(len(pairs)), min(n, len(pairs))))
-    bad = [k for k, p in enumerate(pairs) if p.mislabeled]
-    if shown and bad and not any(pairs[k].mislabeled for k in shown):
-        shown = sorted(shown[:-1] + [bad[rng.randrange(len(bad))]])
     cls_id, sep_id = tokenizer.special_id("cls"), tokenizer.special_id("sep")
+    rng = random.Random(seed)
     out = []
-    for k in shown:
-        p = pairs[k]
-        packed = pack_pair(tokenizer.encode(p.a), tokenizer.encode(p.b), cls_id=cls_id,
-                           sep_id=sep_id, max_len=max_len)
-        out.append({"index": k, "a": p.a, "b": p.b, "label": p.label_name, "label_id": p.label,
-                    "is_next": p.is_next, "a_doc": p.a_doc, "a_idx": p.a_idx,
-                    "b_doc": p.b_doc, "b_idx": p.b_idx, "mislabeled": p.mislabeled,
-                    "why": _why(p), "input_ids": packed.input_ids,
-                    "tokens": [tokenizer.id_to_token(t) for t in packed.input_ids],
-                    "segment_ids": packed.segment_ids, "a_len": packed.a_len,
-                    "b_len": packed.b_len, "truncated": packed.truncated})
+    if segments:
+        tokenized = [[tokenizer.encode(s) for s in doc] for doc in documents_text]
+        instances = pack_segments(tokenized, max_len=max_len, seed=seed)
+        shown = sorted(rng.sample(range(len(instances)), min(n, len(instances))))
+        for k in shown:
+            p = instances[k]
+            packed = p.packed(cls_id=cls_id, sep_id=sep_id)
+            out.append({
+                "index": k, "a": " ".join(documents_text[p.a_doc][p.a_start:p.a_stop]),
+                "b": " ".join(documents_text[p.b_doc][p.b_start:p.b_stop]),
+                "label": p.label_name, "label_id": p.label, "is_next": p.is_next,
+                "a_doc": p.a_doc, "a_idx": p.a_start, "b_doc": p.b_doc, "b_idx": p.b_start,
+                "a_sentences": [p.a_start, p.a_stop], "b_sentences": [p.b_start, p.b_stop],
+                "target_len": p.target_len, "mislabeled": False, "degenerate": False,
+                "why": _why_segments(p), "input_ids": packed.input_ids,
+                "tokens": [tokenizer.id_to_token(t) for t in packed.input_ids],
+                "segment_ids": packed.segment_ids, "a_len": packed.a_len,
+                "b_len": packed.b_len, "truncated": packed.truncated,
+                "cut_front": p.cut_a_front + p.cut_b_front,
+                "cut_back": p.cut_a_back + p.cut_b_back})
+        stats, expected = segment_stats(instances, max_len), None
+    else:
+        pairs = make_pairs(documents_text, seed=seed, same_document_bug=same_document_bug)
+        shown = sorted(rng.sample(range(len(pairs)), min(n, len(pairs))))
+        bad = [k for k, p in enumerate(pairs) if p.mislabeled]
+        if shown and bad and not any(pairs[k].mislabeled for k in shown):
+            shown = sorted(shown[:-1] + [bad[rng.randrange(len(bad))]])
+        for k in shown:
+            p = pairs[k]
+            packed = pack_pair(tokenizer.encode(p.a), tokenizer.encode(p.b), cls_id=cls_id,
+                               sep_id=sep_id, max_len=max_len)
+            out.append({"index": k, "a": p.a, "b": p.b, "label": p.label_name,
+                        "label_id": p.label, "is_next": p.is_next, "a_doc": p.a_doc,
+                        "a_idx": p.a_idx, "b_doc": p.b_doc, "b_idx": p.b_idx,
+                        "mislabeled": p.mislabeled, "degenerate": p.degenerate,
+                        "why": _why(p), "input_ids": packed.input_ids,
+                        "tokens": [tokenizer.id_to_token(t) for t in packed.input_ids],
+                        "segment_ids": packed.segment_ids, "a_len": packed.a_len,
+                        "b_len": packed.b_len, "truncated": packed.truncated,
+                        "cut_front": 0, "cut_back": packed.truncated})
+        stats = pair_stats(pairs)
+        expected = seed_bug_expectation(documents_text) if same_document_bug else None
     return {"seed": seed, "max_len": max_len, "same_document_bug": same_document_bug,
+            "segments": segments,
             "label_convention": "label 0 = IsNext, 1 = NotNext (transformers); the article "
                                 "uses 1 = IsNext",
-            "pairs": out, "stats": pair_stats(pairs)}
+            "pairs": out, "stats": stats, "expected": expected}

@@ -202,6 +202,15 @@ def test_pairs_same_document_bug_shows_mislabeled_pairs(capsys):
     assert d["stats"]["mislabeled"] > 0 and any(p["mislabeled"] for p in d["pairs"])
 
 
+def test_pairs_segments_pack_several_sentences(capsys):
+    d = ok_json(capsys, "pairs", "--world", "--segments", "--max-len", "128", "--json")
+    assert d["segments"] and d["stats"]["sentences_per_segment"] > 1.5
+    for p in d["pairs"]:
+        assert len(p["tokens"]) <= 128 and p["tokens"].count("[SEP]") == 2
+        if not p["is_next"]:
+            assert p["b_doc"] != p["a_doc"]
+
+
 def test_pairs_from_a_file(capsys, tmp_path):
     f = tmp_path / "docs.txt"
     f.write_text("Anna is a teacher. She works in Rome. She likes it.\n\n"

@@ -71,3 +71,12 @@ def test_cli_lessons_export_prints_what_it_wrote(tmp_path, capsys):
     assert main(["lessons", "--export", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path / "lessons-en.html") in out and str(tmp_path / "lessons-ko.html") in out
+
+
+def test_export_carries_the_errata_the_lessons_cite(tmp_path):
+    for path in X.export(tmp_path):
+        page = path.read_text(encoding="utf-8")
+        assert 'id="errata"' in page and 'id="bug-2"' in page
+        assert "?tab=errata" not in page          # a citation link stays on the page
+    assert X._target("?tab=errata&lang=ko#bug-2", "http://x/") == "#bug-2"
+    assert X._target("?tab=mlm&seed=7", "http://x/") == "http://x/?tab=mlm&seed=7"

@@ -195,7 +195,9 @@ def cell_results(tmp_path_factory):
         return {}
     cwd = tmp_path_factory.mktemp("lesson-cells")
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0",
-           "PATH": "/usr/bin:/bin", "HOME": str(cwd), "MPLBACKEND": "Agg"}
+           "PATH": "/usr/bin:/bin", "HOME": str(cwd), "MPLBACKEND": "Agg",
+           # this checkout's bertgpt, not whichever one the environment installed
+           "PYTHONPATH": str(L.ROOT.parent)}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(CELL_TIMEOUT)],
                           input=json.dumps(cells), capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=CELL_TIMEOUT * len(cells) + 120)
@@ -226,3 +228,29 @@ def test_emphasis_renders(lang, name):
     prose = re.sub(r"<(pre|code)>.*?</\1>", "", page, flags=re.S)
     left = re.findall(r".{0,30}\*\*.{0,30}", prose)
     assert not left, f"{lang}/{name}: unrendered bold: {left[:3]}"
+
+
+# ---- the seed article's errata (lessons/<lang>/errata.md, shown in the app) ---------------
+
+@pytest.mark.parametrize("lang", L.LANGS)
+def test_errata_page_exists_and_every_cited_bug_is_on_it(lang):
+    path = L.ROOT / lang / L.ERRATA
+    assert path.is_file(), f"{path} is missing"
+    text = path.read_text(encoding="utf-8")
+    bugs = L.errata_bugs(text)
+    assert bugs == list(range(1, len(bugs) + 1)) and len(bugs) >= 6, bugs
+    assert L.errata_bugs((L.ROOT / "en" / L.ERRATA).read_text(encoding="utf-8")) == bugs
+    assert "DESIGN.md" not in text and "GRADIO-NOTES" not in text
+    for lesson in L.load_all(lang):
+        missing = L.cited_bugs(lesson.text, lang) - set(bugs)
+        assert not missing, f"{lesson.path} cites bug(s) {sorted(missing)}, not in {path}"
+    # its links open real tabs too (the app shows the page under the header)
+    page = L.parse(text, lang, str(path))
+    assert page.links and all(("lang" in p) == (lang == "ko") for _, p in page.links)
+
+
+def test_errata_citations_are_found_in_prose_and_links():
+    assert L.cited_bugs("as (errata, bug 2) says, see [bug 5](?tab=errata#bug-5)", "en") == {2, 5}
+    assert L.cited_bugs("(정오표, 버그 3), [버그 1](?tab=errata&lang=ko#bug-1)", "ko") == {1, 3}
+    lesson = L.parse("# T\n\n## A\n[bug 2](?tab=errata&lang=ko#bug-2)\n", "ko")
+    assert lesson.links == [("bug 2", {"tab": "errata", "lang": "ko"})]

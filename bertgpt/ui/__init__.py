@@ -21,6 +21,31 @@ HEADER = """# bertgpt — BERT & GPT pre-training, hands on
 Every tab makes one idea visible. Change a setting, press the button, read the lesson on the right.
 A link like `?tab=mlm&seed=7` opens the same view for everyone in the class."""
 
+ERRATA = "errata"
+ERRATA_LABEL = "Errata: where the seed article's code goes wrong"
+# A link such as ?tab=errata#bug-2 (a lesson's "errata, bug 2"): open the errata accordion,
+# as a click would, and scroll to the heading of that bug ("Bug 2: ..." / "버그 2: ...").
+_ERRATA_JS = """() => {
+  if (new URLSearchParams(window.location.search).get("tab") !== "errata") return;
+  const m = window.location.hash.match(/^#bug-(\\d+)$/);
+  const re = new RegExp("^(Bug|버그) " + (m ? m[1] : "") + ":");
+  let tries = 0, clicked = false;
+  const timer = setInterval(() => {
+    const box = document.getElementById("errata-box");
+    const heads = box ? [...box.querySelectorAll("h2")] : [];
+    if (++tries > 40) clearInterval(timer);
+    if (!box) return;
+    if (!heads.length || heads[0].offsetParent === null) {  // closed (its content may not
+      if (!clicked) { box.querySelector("button")?.click(); clicked = true; }  // exist yet)
+      return;
+    }
+    clearInterval(timer);
+    const go = () => ((m && [...box.querySelectorAll("h2")].find(h => re.test(h.innerText)))
+                      || box).scrollIntoView();
+    go(); setTimeout(go, 1000);               // again once the lesson panels have settled
+  }, 250);
+}"""
+
 SESSION_TTL = int(os.environ.get("BERTGPT_SESSION_TTL", 3600))  # seconds a session's models live
 
 
@@ -96,6 +121,10 @@ def build_app() -> gr.Blocks:
         lang_stored = gr.BrowserState("en", storage_key=i18n.STORAGE_KEY,
                                        secret=serving.browser_secret())
         lesson_panels: dict[str, gr.Markdown] = {}
+        # The seed article's errata (lessons/<lang>/errata.md), which lessons cite as
+        # "(errata, bug N)": one closed row under the header; ?tab=errata opens it.
+        with gr.Accordion(ERRATA_LABEL, open=False, elem_id="errata-box"):
+            errata_md = gr.Markdown(lesson(ERRATA), elem_classes=["lesson"])
         linkable: list[tuple[str, str, gr.components.Component]] = []
         with gr.Tabs(selected=TABS[0]) as tabs:
             for mod in modules:
@@ -111,6 +140,7 @@ def build_app() -> gr.Blocks:
                                                                     elem_classes=["lesson"])
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]
         ctx.tabs = tabs
+        lesson_panels[ERRATA] = errata_md  # after the tabs': the switch returns them in order
 
         def open_link(request: gr.Request):
             params = dict(request.query_params) if request else {}
@@ -122,11 +152,13 @@ def build_app() -> gr.Blocks:
             return updates
 
         demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
-                  api_visibility="private", show_progress="hidden")
+                  api_visibility="private", show_progress="hidden"
+                  ).then(None, js=_ERRATA_JS)
         # The sign-in button writes its own label ("Logout (name)"): the switch leaves it.
         i18n.install(demo, lang, lang_stored, lesson_panels, lesson,
                      keep=[login] if login is not None else [])
         demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
+        demo.links[ERRATA] = {}  # ?tab=errata#bug-N: a page, no settings
     return guard_inputs(demo)  # NaN, over-long text: refused before any handler runs
 
 

@@ -67,10 +67,13 @@ def friendly_gen(fn):
 
 @functools.lru_cache(maxsize=64)
 def lesson(tab_id: str, lang: str = "en") -> str:
-    """The lesson for a tab (lessons/<lang>/NN-<tab_id>.md), or a short pointer if absent."""
+    """The lesson for a tab (lessons/<lang>/NN-<tab_id>.md), or a page without a number
+    (lessons/<lang>/errata.md for "errata"), or a short pointer if absent."""
     folder = LESSONS / lang
-    for path in sorted(folder.glob(f"*-{tab_id}.md")) if folder.is_dir() else []:
-        return path.read_text(encoding="utf-8")
+    found = sorted(folder.glob(f"[0-9][0-9]-{tab_id}.md")) if folder.is_dir() else []
+    for path in found + [folder / f"{tab_id}.md"]:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
     return "*The lesson for this tab is being written.*"
 
 

@@ -31,6 +31,7 @@ KO = {
     "Link for the class (copied)": "수업용 링크 (복사됨)",
     "Lesson": "강의",
     "The numbers (JSON)": "숫자 그대로 (JSON)",
+    "Errata: where the seed article's code goes wrong": "정오표: 원문 코드가 틀린 곳",
     # Start here
     "Start here": "여기서 시작",
     "Country": "나라",
@@ -100,6 +101,10 @@ KO = {
     "Ask BERT": "BERT에게 묻기",
     "Try these pairs": "이 쌍들을 넣어 보세요",
     "BERT's next-sentence probability": "BERT의 다음 문장 확률",
+    "A and B are": "A와 B의 단위",
+    "BERT packs several sentences into each segment": "BERT는 세그먼트 하나에 여러 문장을 채워 넣습니다",
+    "one sentence each": "문장 하나씩",
+    "packed segments (BERT's way)": "세그먼트로 채우기 (BERT 방식)",
     # Attention masks
     "Attention masks": "어텐션 마스크",
     "Sentences, one per line (a batch of up to 4)": "문장을 한 줄에 하나씩 (배치 최대 4개)",

@@ -1,6 +1,7 @@
-"""Tab 3, NSP pairs: how BERT's sentence pairs are drawn, packed and labelled, and what the
-seed article's same-document sampling does to the labels. The pairs, the trace and the
-counts come from `nsp.explain_pairs`; this module draws them."""
+"""Tab 3, NSP pairs: how BERT's pairs are drawn, packed and labelled: one sentence each (the
+seed article's picture, and what its same-document sampling does to the labels) or packed
+segments of several sentences (what google-research/bert builds). The pairs, the trace and
+the counts come from `nsp.explain_pairs`; this module draws them."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -11,7 +12,7 @@ import torch
 from .. import hub, viz
 from ..assets import world_tokenizer
 from ..corpus import split_documents, world_documents
-from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats
+from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
 from .common import PALETTE, check_known, check_text, friendly, get_model
 
 ID = "nsp"
@@ -22,10 +23,11 @@ MAX_SENTENCE_CHARS = 500
 N_SHOWN = 6
 DEFAULT_SEED = 4  # the six pairs shown are 3 IsNext, 3 NotNext, one truncated
 DEFAULT_MAX_LEN = 24
+UNITS = [("one sentence each", "sentences"), ("packed segments (BERT's way)", "segments")]
 SEG = ("segment 0 = A", "segment 1 = B")
 COLOURS = {SEG[0]: PALETTE["sky"], SEG[1]: PALETTE["orange"], "IsNext": PALETTE["green"],
            "NotNext": PALETTE["vermillion"], "⚠ mislabeled": PALETTE["purple"],
-           "✂ truncated": PALETTE["yellow"]}
+           "✂ truncated": PALETTE["yellow"], "⧉ B = A": PALETTE["grey"]}
 EXAMPLE_DOCS = ("Anna is a teacher who lives in Paris. Every morning, she drinks a cup of tea. "
                 "Then she walks to the school.\n\nA cow is an animal that lives on a farm. "
                 "The cow eats grass. Ben likes to watch the cow.\n\nI watched the film "
@@ -52,57 +54,91 @@ def _documents(source: str, documents: str):
 def _pair_chips(k: int, p: dict) -> list[tuple[str, str | None]]:
     seg0 = " ".join(t for t, s in zip(p["tokens"], p["segment_ids"]) if s == 0)
     seg1 = " ".join(t for t, s in zip(p["tokens"], p["segment_ids"]) if s == 1)
-    label = "⚠ mislabeled" if p["mislabeled"] else p["label"]
+    label = ("⚠ mislabeled" if p["mislabeled"] else "⧉ B = A" if p.get("degenerate")
+             else p["label"])
     chips = [(f"Pair {k}: ", None), (p["why"], label), ("\n", None),
              (seg0, SEG[0]), (" ", None), (seg1, SEG[1])]
     if p["truncated"]:
-        chips += [(" ", None), (f"{p['truncated']} token(s) cut to fit {p['max_len']}",
+        where = (f" (front {p['cut_front']}, back {p['cut_back']}: random ends, as "
+                 "pre-training does)" if p.get("cut_front") else "")
+        chips += [(" ", None), (f"{p['truncated']} token(s) cut to fit {p['max_len']}{where}",
                                 "✂ truncated")]
     return chips + [("\n\n", None)]
 
 
-def _stats_md(st: dict, bug: bool, other: dict) -> str:
+def _stats_md(st: dict, bug: bool, other: dict, expected: dict) -> str:
     md = (f"**{st['n']:,} pairs** from this corpus: **{st['is_next']:,} IsNext "
           f"({st['is_next_share']:.1%})** and **{st['not_next']:,} NotNext** — BERT's 50/50 "
           "coin per sentence. ")
     if bug:
         md += (f"With the seed article's sampling every NotNext partner comes from A's own "
-               f"document, and **{st['mislabeled']:,} pairs ({st['mislabeled_share']:.1%}) are "
-               "mislabeled**: labelled NotNext although B *is* the next sentence, or A itself. "
-               "Short documents make it worse (1 in n for n sentences).")
+               f"document. **{st['mislabeled']:,} pairs ({st['mislabeled_share']:.1%}) are "
+               "mislabeled**: labelled NotNext although B *is* the next sentence (expected "
+               f"≈ {expected['mislabeled']:.0f}: 1/(2n) of the pairs of a document of n "
+               f"sentences). Another **{st['degenerate']:,} ({st['degenerate_share']:.1%}) "
+               "are (A, A)**: NotNext is right, but B is a copy of A, a negative any model "
+               f"spots by comparing (expected ≈ {expected['degenerate']:.0f}, also 1/(2n)).")
     else:
         md += (f"Every NotNext partner comes from another document ({st['same_document']} from "
                f"the same one), so no label is wrong. The seed article's same-document "
                f"sampling would mislabel **{other['mislabeled']:,}** "
-               f"({other['mislabeled_share']:.1%}) of the same pairs: tick the box to see them.")
+               f"({other['mislabeled_share']:.1%}) of the same pairs (B really next, labelled "
+               f"NotNext) and pair **{other['degenerate']:,}** sentences with themselves: "
+               "tick the box to see them.")
     return md + ("\n\nLabels: 0 = IsNext, 1 = NotNext (as `transformers`; the article uses "
                  "1 = IsNext).")
 
 
+def _segments_md(st: dict, max_len: int) -> str:
+    return (f"**{st['n']:,} instances** from this corpus, packed as google-research/bert's "
+            f"`create_pretraining_data.py` does: **{st['is_next']:,} IsNext "
+            f"({st['is_next_share']:.1%})** and **{st['not_next']:,} NotNext**. A segment "
+            f"holds **{st['sentences_per_segment']:.1f} sentences** on average "
+            f"({st['multi_sentence_segments']:,} segments have more than one), and an "
+            f"instance fills {st['tokens_per_instance']:.1f} of the {max_len} positions. "
+            f"{st['short_target']:,} instances come from documents that drew a shorter "
+            f"target (10% of documents); {st['truncated']:,} were cut to fit, from random "
+            "ends. IsNext falls below 50%: a chunk of one sentence can only become "
+            "NotNext, and a NotNext instance uses only A's sentences (the rest of the chunk "
+            "starts the next one). NotNext segments always come from another document, so the seed "
+            "article's checkbox does not apply here.\n\nLabels: 0 = IsNext, 1 = NotNext "
+            "(as `transformers`; the article uses 1 = IsNext).")
+
+
 @friendly
-def pairs(source, documents, seed, max_len, same_document_bug, show):
+def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sentences"):
     """Build NSP pairs: the shown pairs, the counts, the balance chart, one pair's input."""
     if seed is None or not 0 <= seed < 2**31:
         raise gr.Error("The seed must be a whole number from 0 to 2147483647.")
+    if unit not in [v for _, v in UNITS]:
+        raise gr.Error(f"Pick what a pair is made of: one of {', '.join(v for _, v in UNITS)}.")
     docs = _documents(source, documents)
     tok = world_tokenizer("wordpiece")
-    bug = bool(same_document_bug)
+    segments = unit == "segments"
+    bug = bool(same_document_bug) and not segments
     ex = explain_pairs(docs, tok, seed=int(seed), max_len=int(max_len),
-                       same_document_bug=bug, n=N_SHOWN)
+                       same_document_bug=bug, n=N_SHOWN, segments=segments)
     st = ex["stats"]
-    other = st if bug else pair_stats(make_pairs(docs, seed=int(seed), same_document_bug=True))
     chips = []
     for k, p in enumerate(ex["pairs"], start=1):
         chips += _pair_chips(k, {**p, "max_len": int(max_len)})
     counts = {"IsNext": st["is_next"], "NotNext": st["not_next"], "mislabeled": st["mislabeled"]}
-    balance = viz.count_bars(counts, {"IsNext": PALETTE["green"], "NotNext": PALETTE["vermillion"],
-                                      "mislabeled": PALETTE["purple"]},
-                             title="Labels over every pair of the corpus")
+    colours = {"IsNext": PALETTE["green"], "NotNext": PALETTE["vermillion"],
+               "mislabeled": PALETTE["purple"], "B = A": PALETTE["grey"]}
+    if segments:
+        md = _segments_md(st, int(max_len))
+    else:
+        other = st if bug else pair_stats(make_pairs(docs, seed=int(seed),
+                                                     same_document_bug=True))
+        md = _stats_md(st, bug, other, ex["expected"] or seed_bug_expectation(docs))
+        if bug:
+            counts["B = A"] = st["degenerate"]
+    balance = viz.count_bars(counts, colours, title="Labels over every pair of the corpus")
     k = min(max(int(show), 1), len(ex["pairs"]))
     p = ex["pairs"][k - 1]
     strip = viz.embedding_strip(p["tokens"], p["segment_ids"], title=(
         f"Pair {k} as BERT reads it: token + segment + position embeddings ({p['label']})"))
-    return chips[:-1], _stats_md(st, bug, other), balance, strip
+    return chips[:-1], md, balance, strip
 
 
 @torch.no_grad()
@@ -140,7 +176,10 @@ def build(ctx) -> dict:
     documents = gr.Textbox(EXAMPLE_DOCS, label="My documents: a blank line between documents",
                            lines=4, max_lines=12, visible=False)
     with gr.Row():
+        unit = gr.Radio(UNITS, value="sentences", label="A and B are",
+                        info="BERT packs several sentences into each segment")
         bug = gr.Checkbox(False, label="Seed article's way: draw NotNext from the SAME document")
+    with gr.Row():
         show = gr.Slider(1, N_SHOWN, value=1, step=1, label="Pair to draw below")
         go = gr.Button("Build pairs", variant="primary")
     first = pairs(SOURCES[0], EXAMPLE_DOCS, DEFAULT_SEED, DEFAULT_MAX_LEN, False, 1)
@@ -173,9 +212,10 @@ def build(ctx) -> dict:
     source.change(lambda s: gr.Textbox(visible=s == SOURCES[1]), source, documents,
                   api_visibility="private", show_progress="hidden")
     gr.on([go.click, source.change, seed.change, max_len.change, bug.change, show.change,
-           documents.submit], pairs, [source, documents, seed, max_len, bug, show],
+           documents.submit, unit.change], pairs, [source, documents, seed, max_len, bug, show,
+                                                   unit],
           [shown, stats, balance, strip], api_name="pairs", trigger_mode="always_last",
           show_progress="minimal")
     gr.on([ask.click, sent_a.submit, sent_b.submit], nsp_predict,
           [sent_a, sent_b, model_src, ctx.own], [verdict, packed], api_name="nsp_predict")
-    return {"source": source, "seed": seed, "max_len": max_len, "bug": bug}
+    return {"source": source, "seed": seed, "max_len": max_len, "bug": bug, "unit": unit}
