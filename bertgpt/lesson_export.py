@@ -128,6 +128,23 @@ def _md():
     return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
+def stray_asterisks(markdown: str) -> list[str]:
+    """Text that would show a literal `*` once rendered: emphasis CommonMark does not open
+    or close, as `*자기지도 학습(…)*이라고` (a closing `*` after ")" and before a letter is
+    not right-flanking). Code is not text, so `*` there is fine. Gradio's renderer follows
+    the same flanking rules."""
+    found = []
+
+    def walk(tokens):
+        for t in tokens:
+            if t.children:
+                walk(t.children)
+            elif t.type == "text" and "*" in t.content:
+                found.append(t.content)
+    walk(_md().parse(markdown))
+    return found
+
+
 def _anchor(lesson: Lesson) -> str:
     return Path(lesson.path).stem or re.sub(r"\W+", "-", lesson.title).strip("-").lower()
 

@@ -80,3 +80,28 @@ def test_export_carries_the_errata_the_lessons_cite(tmp_path):
         assert "?tab=errata" not in page          # a citation link stays on the page
     assert X._target("?tab=errata&lang=ko#bug-2", "http://x/") == "#bug-2"
     assert X._target("?tab=mlm&seed=7", "http://x/") == "http://x/?tab=mlm&seed=7"
+
+
+def test_stray_asterisks_are_found_and_rendered_emphasis_is_not():
+    assert X.stray_asterisks("이것을 *자기지도 학습(self-supervised)*이라고 부릅니다.")
+    assert not X.stray_asterisks("이것을 <em>자기지도 학습(self-supervised)</em>이라고 합니다.")
+    assert not X.stray_asterisks("*masked* words, **bold**, `a * b` and\n\n```\nx * y\n```\n")
+
+
+def test_no_lesson_shows_a_literal_asterisk():
+    bad = {}
+    for lang in L.LANGS:
+        for path in sorted((L.ROOT / lang).glob("*.md")):
+            if (found := X.stray_asterisks(path.read_text(encoding="utf-8"))):
+                bad[f"{lang}/{path.name}"] = found
+    assert not bad, bad
+
+
+def test_no_app_markdown_shows_a_literal_asterisk():
+    import gradio as gr
+    from bertgpt.ui import build_app, i18n
+    texts = [b.value for b in build_app().blocks.values()
+             if isinstance(b, gr.Markdown) and isinstance(b.value, str)]
+    texts += list(i18n.markdown_table().values())
+    bad = [found for t in texts if (found := X.stray_asterisks(t))]
+    assert not bad, bad
