@@ -107,7 +107,23 @@ def _segments_md(st: dict, max_len: int) -> str:
 
 @friendly
 def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sentences"):
-    """Build NSP pairs: the shown pairs, the counts, the balance chart, one pair's input."""
+    """Build BERT's next-sentence-prediction pairs, IsNext or NotNext, from the world
+    corpus or your documents, as BERT does (packed segments) or one sentence a side.
+
+    Args:
+        source: world corpus, or my documents (then `documents` is used).
+        documents: your own documents, separated by a blank line.
+        seed: random seed; the same seed gives the same pairs everywhere.
+        max_len: longest packed input in tokens, [CLS] and both [SEP] included.
+        same_document_bug: draw NotNext partners from the same document, as the seed
+            article's code does, to count the pairs it mislabels.
+        show: which pair's packed input to show, from 1.
+        unit: sentences (one sentence a side) or segments (BERT's way: contiguous
+            sentences packed up to max_len, split at a random point).
+    Returns:
+        the pairs with their labels and why, the counts, the IsNext/NotNext balance, and
+        one pair's packed input with segment ids.
+    """
     if seed is None or not 0 <= seed < 2**31:
         raise gr.Error("The seed must be a whole number from 0 to 2147483647.")
     if unit not in [v for _, v in UNITS]:
