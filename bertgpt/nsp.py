@@ -35,8 +35,21 @@ from .errors import ConfigError, TextError
 LABEL_NAMES = ("IsNext", "NotNext")  # index = Pair.label
 
 
+class _NextLabel:
+    """The label of a pair from its `is_next` field, shared by both kinds of pair."""
+
+    @property
+    def label(self) -> int:
+        """0 = IsNext, 1 = NotNext (transformers' convention; the article uses 1 = IsNext)."""
+        return 0 if self.is_next else 1
+
+    @property
+    def label_name(self) -> str:
+        return LABEL_NAMES[self.label]
+
+
 @dataclass
-class Pair:
+class Pair(_NextLabel):
     a: Any                   # sentence A (str or list of ids)
     b: Any                   # sentence B
     is_next: bool            # True: B really follows A in its document
@@ -48,15 +61,6 @@ class Pair:
                               # true next sentence (a wrong label)
     degenerate: bool = False  # only with the seed bug: B is A itself. NotNext is the right
                               # label, but a copy is trivial to detect
-
-    @property
-    def label(self) -> int:
-        """0 = IsNext, 1 = NotNext (transformers' convention; the article uses 1 = IsNext)."""
-        return 0 if self.is_next else 1
-
-    @property
-    def label_name(self) -> str:
-        return LABEL_NAMES[self.label]
 
 
 def make_pairs(documents: Sequence[Sequence[Any]], *, seed: int = 0,
@@ -198,7 +202,7 @@ def pair_stats(pairs: Sequence[Pair]) -> dict:
 # ---- segments: BERT's way -------------------------------------------------------------
 
 @dataclass
-class SegmentPair:
+class SegmentPair(_NextLabel):
     """One packed NSP instance: A and B are runs of whole sentences (segments).
 
     Sentence ranges are [start, stop) indices into the document's sentences. The token
@@ -219,14 +223,6 @@ class SegmentPair:
     cut_a_back: int = 0
     cut_b_front: int = 0
     cut_b_back: int = 0
-
-    @property
-    def label(self) -> int:
-        return 0 if self.is_next else 1
-
-    @property
-    def label_name(self) -> str:
-        return LABEL_NAMES[self.label]
 
     @property
     def truncated(self) -> int:
