@@ -4,6 +4,7 @@ a real tab with real settings. (The printable export: test_lesson_export.py.)"""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -196,6 +197,9 @@ def cell_results(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("lesson-cells")
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONHASHSEED": "0",
            "PATH": "/usr/bin:/bin", "HOME": str(cwd), "MPLBACKEND": "Agg",
+           # as conftest.py: OpenMP threads that spin while they wait made a fine-tuning
+           # cell take minutes instead of seconds whenever another process held a core
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
            # this checkout's bertgpt, not whichever one the environment installed
            "PYTHONPATH": str(L.ROOT.parent)}
     proc = subprocess.run([sys.executable, "-c", RUNNER, str(CELL_TIMEOUT)],
