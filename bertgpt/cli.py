@@ -58,10 +58,13 @@ def cmd_pairs(args):
     from .assets import world_tokenizer
     from .corpus import split_documents
     from .nsp import explain_pairs
-    docs = split_documents(_text_arg(args))
-    out = explain_pairs(docs, world_tokenizer("wordpiece"), seed=args.seed, max_len=args.max_len,
-                        same_document_bug=args.same_document, n=args.n,
-                        segments=args.segments)
+    from .segments import explain_segments
+    docs, tok = split_documents(_text_arg(args)), world_tokenizer("wordpiece")
+    if args.segments:
+        out = explain_segments(docs, tok, seed=args.seed, max_len=args.max_len, n=args.n)
+    else:
+        out = explain_pairs(docs, tok, seed=args.seed, max_len=args.max_len,
+                            same_document_bug=args.same_document, n=args.n)
     if args.json:
         return out
     for p in out["pairs"]:

@@ -4,12 +4,8 @@
 B is that successor (IsNext) and half the time B is a random sentence from a *different*
 document (NotNext). Simple to read, and what the seed article does, but not BERT's input.
 
-`pack_segments`: BERT's way. BERT's "sentences" are segments, "an arbitrary span of
-contiguous text" (BERT §3): google-research/bert's `create_instances_from_document` packs
-consecutive sentences of one document until a target length (max_len − 3, or 10% of the
-time a shorter random one), splits the chunk at a random sentence boundary into A and B,
-and for NotNext replaces B by contiguous sentences from another document. RoBERTa §4.2
-(Table 2) found that single-sentence pairs hurt downstream results.
+`segments.pack_segments`: BERT's way, whole runs of sentences packed up to the length
+limit (segments.py says how).
 
 Either way the pair is packed as `[CLS] A [SEP] B [SEP]` with segment ids 0 for
 `[CLS] A [SEP]` and 1 for `B [SEP]`.
@@ -35,7 +31,7 @@ from .errors import ConfigError, TextError
 LABEL_NAMES = ("IsNext", "NotNext")  # index = Pair.label
 
 
-class _NextLabel:
+class NextLabel:
     """The label of a pair from its `is_next` field, shared by both kinds of pair."""
 
     @property
@@ -49,7 +45,7 @@ class _NextLabel:
 
 
 @dataclass
-class Pair(_NextLabel):
+class Pair(NextLabel):
     a: Any                   # sentence A (str or list of ids)
     b: Any                   # sentence B
     is_next: bool            # True: B really follows A in its document
@@ -142,7 +138,7 @@ def _truncated_lengths(la: int, lb: int, budget: int) -> tuple[int, int]:
     run_classifier.py (drop the last token of the longer; on a tie of B) but computed
     directly: the longer shrinks to the shorter's length, then they shrink in turn, B
     first. Pre-training's `truncate_seq_pair` (create_pretraining_data.py) takes the token
-    from the front or the back at random instead: `pack_segments` does that.
+    from the front or the back at random instead: `segments.pack_segments` does that.
     """
     if la + lb <= budget:
         return la, lb
@@ -199,159 +195,6 @@ def pair_stats(pairs: Sequence[Pair]) -> dict:
             "same_document_share": same / not_next if not_next else 0.0}
 
 
-# ---- segments: BERT's way -------------------------------------------------------------
-
-@dataclass
-class SegmentPair(_NextLabel):
-    """One packed NSP instance: A and B are runs of whole sentences (segments).
-
-    Sentence ranges are [start, stop) indices into the document's sentences. The token
-    lists are what is left after truncation; the `cut_*` counts say what was removed from
-    the front and the back of each segment (google's `truncate_seq_pair` picks at random).
-    """
-    a: list                  # tokens of segment A, after truncation
-    b: list                  # tokens of segment B, after truncation
-    is_next: bool
-    a_doc: int
-    a_start: int
-    a_stop: int
-    b_doc: int
-    b_start: int
-    b_stop: int
-    target_len: int          # the document's target: max_len − 3, or a shorter random one
-    cut_a_front: int = 0
-    cut_a_back: int = 0
-    cut_b_front: int = 0
-    cut_b_back: int = 0
-
-    @property
-    def truncated(self) -> int:
-        return self.cut_a_front + self.cut_a_back + self.cut_b_front + self.cut_b_back
-
-    def packed(self, *, cls_id: int, sep_id: int) -> Packed:
-        """`[CLS] A [SEP] B [SEP]` with segment ids (already within max_len)."""
-        ids = [cls_id] + list(self.a) + [sep_id] + list(self.b) + [sep_id]
-        seg = [0] * (len(self.a) + 2) + [1] * (len(self.b) + 1)
-        return Packed(ids, seg, len(self.a), len(self.b), self.truncated,
-                      self.cut_a_front + self.cut_a_back, self.cut_b_front + self.cut_b_back)
-
-
-def _truncate_random_ends(a: list, b: list, budget: int, rng: random.Random) -> tuple:
-    """Pre-training truncation as in create_pretraining_data.py's `truncate_seq_pair`:
-    while too long, take one token from the longer segment (B on a tie), from its front
-    or its back with even odds. Returns (cut_a_front, cut_a_back, cut_b_front, cut_b_back).
-    (Fine-tuning's `_truncate_seq_pair` in run_classifier.py only cuts the back: that is
-    `pack_pair`.)"""
-    cuts = [0, 0, 0, 0]
-    while len(a) + len(b) > budget:
-        side = 0 if len(a) > len(b) else 1
-        seq = a if side == 0 else b
-        if rng.random() < 0.5:
-            del seq[0]
-            cuts[2 * side] += 1
-        else:
-            seq.pop()
-            cuts[2 * side + 1] += 1
-    return tuple(cuts)
-
-
-def pack_segments(documents: Sequence[Sequence[Sequence[Any]]], *, max_len: int,
-                  seed: int = 0, short_seq_prob: float = 0.1) -> list[SegmentPair]:
-    """NSP instances the way google-research/bert builds them (create_instances_from_document).
-
-    `documents`: each a sequence of sentences, each sentence a sequence of tokens (ids or
-    strings); empty sentences are skipped, as google's reader skips empty lines. Per
-    document: the target is max_len − 3 tokens, or with probability `short_seq_prob` a
-    random length from 2 to max_len − 3 (so pre-training also sees short inputs, as
-    fine-tuning will). Consecutive sentences go into a chunk until it reaches the target
-    (or the document ends); a random sentence boundary `a_end` splits the chunk into A and
-    the rest. With probability 1/2, or always when the chunk is a single sentence, B is
-    instead a run of contiguous sentences from a uniformly chosen *other* document
-    (NotNext), and the chunk's unused sentences go back to start the next chunk. Then
-    the pair is truncated to max_len − 3 tokens from random ends.
-
-    Differences from google's code, on purpose: documents are visited in corpus order
-    (google shuffles them, and repeats everything dupe_factor times with fresh masks),
-    and the other document is guaranteed to differ (google tries ten random draws).
-    Everything random comes from `random.Random(seed)`.
-    """
-    if max_len < 5:
-        raise ConfigError(f"max_len must be at least 5 ([CLS] A [SEP] B [SEP] with one token "
-                          f"each), got {max_len}")
-    if not 0 <= short_seq_prob <= 1:
-        raise ConfigError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
-    docs = [[(i, list(s)) for i, s in enumerate(doc) if len(s) > 0] for doc in documents]
-    nonempty = [d for d, doc in enumerate(docs) if doc]
-    if len(nonempty) < 2:
-        raise TextError(f"NSP needs at least 2 documents (a NotNext partner comes from another "
-                        f"document), got {len(nonempty)}: put a blank line between documents "
-                        "or use the world corpus")
-    where = {d: k for k, d in enumerate(nonempty)}
-    budget = max_len - 3
-    rng = random.Random(seed)
-    out: list[SegmentPair] = []
-    for d, doc in enumerate(docs):
-        if not doc:
-            continue
-        target = budget
-        if rng.random() < short_seq_prob:
-            target = rng.randint(2, budget)
-        chunk: list[int] = []   # positions in `doc` (not sentence indices)
-        length, i = 0, 0
-        while i < len(doc):
-            chunk.append(i)
-            length += len(doc[i][1])
-            if i == len(doc) - 1 or length >= target:
-                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
-                a = [t for k in chunk[:a_end] for t in doc[k][1]]
-                a_span = (doc[chunk[0]][0], doc[chunk[a_end - 1]][0] + 1)
-                if len(chunk) == 1 or rng.random() < 0.5:
-                    is_next = False
-                    k = rng.randrange(len(nonempty) - 1)
-                    k += k >= where[d]
-                    bd = nonempty[k]
-                    other = docs[bd]
-                    start = rng.randrange(len(other))
-                    b, stop = [], start
-                    for stop in range(start, len(other)):
-                        b.extend(other[stop][1])
-                        if len(b) >= target - len(a):
-                            break
-                    b_span = (other[start][0], other[stop][0] + 1)
-                    i -= len(chunk) - a_end   # put the unused sentences back
-                else:
-                    is_next, bd = True, d
-                    b = [t for k in chunk[a_end:] for t in doc[k][1]]
-                    b_span = (doc[chunk[a_end]][0], doc[chunk[-1]][0] + 1)
-                cuts = _truncate_random_ends(a, b, budget, rng)
-                out.append(SegmentPair(a, b, is_next, d, *a_span, bd, *b_span, target, *cuts))
-                chunk, length = [], 0
-            i += 1
-    return out
-
-
-def segment_stats(pairs: Sequence[SegmentPair], max_len: int | None = None) -> dict:
-    """Counts for packed segments, in the shape of `pair_stats` (no seed bug here: NotNext
-    always comes from another document) plus what packing adds: sentences per segment,
-    tokens per instance, how many documents drew a short target, how many were cut."""
-    n = len(pairs)
-    is_next = sum(p.is_next for p in pairs)
-    sents = [p.a_stop - p.a_start for p in pairs] + [p.b_stop - p.b_start for p in pairs]
-    tokens = [len(p.a) + len(p.b) + 3 for p in pairs]
-    out = {"n": n, "is_next": is_next, "not_next": n - is_next,
-           "is_next_share": is_next / n if n else 0.0,
-           "mislabeled": 0, "mislabeled_share": 0.0, "degenerate": 0, "degenerate_share": 0.0,
-           "same_document": sum(p.b_doc == p.a_doc for p in pairs if not p.is_next),
-           "same_document_share": 0.0,
-           "sentences_per_segment": sum(sents) / len(sents) if sents else 0.0,
-           "multi_sentence_segments": sum(s > 1 for s in sents),
-           "tokens_per_instance": sum(tokens) / n if n else 0.0,
-           "truncated": sum(p.truncated > 0 for p in pairs)}
-    if max_len is not None:
-        out["short_target"] = sum(p.target_len < max_len - 3 for p in pairs)
-    return out
-
-
 def _why(p: Pair) -> str:
     if p.is_next:
         return f"B is the sentence right after A in document {p.a_doc}: IsNext"
@@ -365,80 +208,53 @@ def _why(p: Pair) -> str:
     return f"B is sentence {p.b_idx} of the same document: NotNext, but an easy topic match"
 
 
-def _span(start: int, stop: int) -> str:
-    return f"sentence {start}" if stop - start == 1 else f"sentences {start}–{stop - 1}"
+def shown_pair(index: int, a: str, b: str, p, packed: Packed, tokenizer, **fields) -> dict:
+    """One shown pair, JSON-able, in the shape the CLI and the NSP tab read (`fields` adds
+    what only one kind of pair has: its sentence positions, cuts, the seed bug's flags)."""
+    return {"index": index, "a": a, "b": b, "label": p.label_name, "label_id": p.label,
+            "is_next": p.is_next, "a_doc": p.a_doc, "b_doc": p.b_doc, **fields,
+            "input_ids": packed.input_ids,
+            "tokens": [tokenizer.id_to_token(t) for t in packed.input_ids],
+            "segment_ids": packed.segment_ids, "a_len": packed.a_len, "b_len": packed.b_len,
+            "truncated": packed.truncated}
 
 
-def _why_segments(p: SegmentPair) -> str:
-    a = f"A = {_span(p.a_start, p.a_stop)}"
-    if p.is_next:
-        return (f"{a}, B = {_span(p.b_start, p.b_stop)} of document {p.a_doc}: B continues A, "
-                "IsNext")
-    return (f"{a} of document {p.a_doc}, B = {_span(p.b_start, p.b_stop)} of another "
-            f"document ({p.b_doc}): NotNext")
-
-
-def explain_pairs(documents_text: list[list[str]], tokenizer, *, seed: int = 0,
-                  max_len: int = 64, same_document_bug: bool = False, n: int = 8,
-                  segments: bool = False) -> dict:
-    """JSON-able NSP examples for the CLI and the NSP tab: `n` pairs drawn (seeded) from all
-    pairs of the corpus, each with its text, label, origin, packed tokens and segment ids,
-    plus the counts over every pair (`pair_stats`, or `segment_stats` with `segments`).
-
-    One sentence each (default): with the bug on, one mislabeled pair is always among
-    those shown when any exists, so the bug is visible and not only a statistic, and
-    `expected` gives `seed_bug_expectation` for the corpus. `segments=True`: BERT's
-    packed segments (`pack_segments`, which ignores `same_document_bug`: its NotNext
-    always comes from another document)."""
-    if n < 0:
-        raise ConfigError(f"n must be >= 0, got {n}")
-    cls_id, sep_id = tokenizer.special_id("cls"), tokenizer.special_id("sep")
-    rng = random.Random(seed)
-    out = []
-    if segments:
-        tokenized = [[tokenizer.encode(s) for s in doc] for doc in documents_text]
-        instances = pack_segments(tokenized, max_len=max_len, seed=seed)
-        shown = sorted(rng.sample(range(len(instances)), min(n, len(instances))))
-        for k in shown:
-            p = instances[k]
-            packed = p.packed(cls_id=cls_id, sep_id=sep_id)
-            out.append({
-                "index": k, "a": " ".join(documents_text[p.a_doc][p.a_start:p.a_stop]),
-                "b": " ".join(documents_text[p.b_doc][p.b_start:p.b_stop]),
-                "label": p.label_name, "label_id": p.label, "is_next": p.is_next,
-                "a_doc": p.a_doc, "a_idx": p.a_start, "b_doc": p.b_doc, "b_idx": p.b_start,
-                "a_sentences": [p.a_start, p.a_stop], "b_sentences": [p.b_start, p.b_stop],
-                "target_len": p.target_len, "mislabeled": False, "degenerate": False,
-                "why": _why_segments(p), "input_ids": packed.input_ids,
-                "tokens": [tokenizer.id_to_token(t) for t in packed.input_ids],
-                "segment_ids": packed.segment_ids, "a_len": packed.a_len,
-                "b_len": packed.b_len, "truncated": packed.truncated,
-                "cut_front": p.cut_a_front + p.cut_b_front,
-                "cut_back": p.cut_a_back + p.cut_b_back})
-        stats, expected = segment_stats(instances, max_len), None
-    else:
-        pairs = make_pairs(documents_text, seed=seed, same_document_bug=same_document_bug)
-        shown = sorted(rng.sample(range(len(pairs)), min(n, len(pairs))))
-        bad = [k for k, p in enumerate(pairs) if p.mislabeled]
-        if shown and bad and not any(pairs[k].mislabeled for k in shown):
-            shown = sorted(shown[:-1] + [bad[rng.randrange(len(bad))]])
-        for k in shown:
-            p = pairs[k]
-            packed = pack_pair(tokenizer.encode(p.a), tokenizer.encode(p.b), cls_id=cls_id,
-                               sep_id=sep_id, max_len=max_len)
-            out.append({"index": k, "a": p.a, "b": p.b, "label": p.label_name,
-                        "label_id": p.label, "is_next": p.is_next, "a_doc": p.a_doc,
-                        "a_idx": p.a_idx, "b_doc": p.b_doc, "b_idx": p.b_idx,
-                        "mislabeled": p.mislabeled, "degenerate": p.degenerate,
-                        "why": _why(p), "input_ids": packed.input_ids,
-                        "tokens": [tokenizer.id_to_token(t) for t in packed.input_ids],
-                        "segment_ids": packed.segment_ids, "a_len": packed.a_len,
-                        "b_len": packed.b_len, "truncated": packed.truncated,
-                        "cut_front": 0, "cut_back": packed.truncated})
-        stats = pair_stats(pairs)
-        expected = seed_bug_expectation(documents_text) if same_document_bug else None
+def report(pairs: list[dict], stats: dict, expected, *, seed: int, max_len: int,
+           same_document_bug: bool, segments: bool) -> dict:
+    """What `explain_pairs` and `segments.explain_segments` return."""
     return {"seed": seed, "max_len": max_len, "same_document_bug": same_document_bug,
             "segments": segments,
             "label_convention": "label 0 = IsNext, 1 = NotNext (transformers); the article "
                                 "uses 1 = IsNext",
-            "pairs": out, "stats": stats, "expected": expected}
+            "pairs": pairs, "stats": stats, "expected": expected}
+
+
+def explain_pairs(documents_text: list[list[str]], tokenizer, *, seed: int = 0,
+                  max_len: int = 64, same_document_bug: bool = False, n: int = 8) -> dict:
+    """JSON-able NSP examples of one sentence each, for the CLI and the NSP tab: `n` pairs
+    drawn (seeded) from all pairs of the corpus, each with its text, label, origin, packed
+    tokens and segment ids, plus the counts over every pair (`pair_stats`). With the bug
+    on, one mislabeled pair is always among those shown when any exists, so the bug is
+    visible and not only a statistic, and `expected` gives `seed_bug_expectation`.
+    BERT's packed segments: `segments.explain_segments`."""
+    if n < 0:
+        raise ConfigError(f"n must be >= 0, got {n}")
+    cls_id, sep_id = tokenizer.special_id("cls"), tokenizer.special_id("sep")
+    rng = random.Random(seed)
+    pairs = make_pairs(documents_text, seed=seed, same_document_bug=same_document_bug)
+    shown = sorted(rng.sample(range(len(pairs)), min(n, len(pairs))))
+    bad = [k for k, p in enumerate(pairs) if p.mislabeled]
+    if shown and bad and not any(pairs[k].mislabeled for k in shown):
+        shown = sorted(shown[:-1] + [bad[rng.randrange(len(bad))]])
+    out = []
+    for k in shown:
+        p = pairs[k]
+        packed = pack_pair(tokenizer.encode(p.a), tokenizer.encode(p.b), cls_id=cls_id,
+                           sep_id=sep_id, max_len=max_len)
+        out.append(shown_pair(k, p.a, p.b, p, packed, tokenizer, a_idx=p.a_idx,
+                              b_idx=p.b_idx, mislabeled=p.mislabeled,
+                              degenerate=p.degenerate, why=_why(p), cut_front=0,
+                              cut_back=packed.truncated))
+    expected = seed_bug_expectation(documents_text) if same_document_bug else None
+    return report(out, pair_stats(pairs), expected, seed=seed, max_len=max_len,
+                  same_document_bug=same_document_bug, segments=False)

@@ -4,8 +4,8 @@ import random
 import pytest
 
 from bertgpt.errors import ConfigError, TextError
-from bertgpt.nsp import (Pair, SegmentPair, explain_pairs, make_pairs, pack_pair, pack_segments,
-                         pair_stats, seed_bug_expectation, segment_stats)
+from bertgpt.nsp import Pair, explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
+from bertgpt.segments import SegmentPair, explain_segments, pack_segments, segment_stats
 
 LENGTHS = [2, 3, 4, 5, 6, 8]  # sentences per synthetic document, cycled
 
@@ -279,7 +279,7 @@ def test_pack_segments_errors():
 
 def test_explain_pairs_segments():
     docs = [[f"doc {d} sentence {i} " + "word " * (i % 4) for i in range(5)] for d in range(6)]
-    out = explain_pairs(docs, FakeTokenizer(), seed=2, max_len=24, n=4, segments=True)
+    out = explain_segments(docs, FakeTokenizer(), seed=2, max_len=24, n=4)
     json.dumps(out, allow_nan=False)
     assert out["segments"] and out["stats"]["n"] >= len(out["pairs"]) == 4
     for p in out["pairs"]:

@@ -1,7 +1,7 @@
 """Tab 3, NSP pairs: how BERT's pairs are drawn, packed and labelled: one sentence each (the
 seed article's picture, and what its same-document sampling does to the labels) or packed
 segments of several sentences (what google-research/bert builds). The pairs, the trace and
-the counts come from `nsp.explain_pairs`; this module draws them."""
+the counts come from `nsp.explain_pairs` (`segments.explain_segments` when packed); this module draws them."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -13,6 +13,7 @@ from .. import hub, viz
 from ..assets import world_tokenizer
 from ..corpus import split_documents, world_documents
 from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
+from ..segments import explain_segments
 from .common import PALETTE, check_known, check_text, friendly, get_model
 
 ID = "nsp"
@@ -132,8 +133,9 @@ def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sente
     tok = world_tokenizer("wordpiece")
     segments = unit == "segments"
     bug = bool(same_document_bug) and not segments
-    ex = explain_pairs(docs, tok, seed=int(seed), max_len=int(max_len),
-                       same_document_bug=bug, n=N_SHOWN, segments=segments)
+    ex = (explain_segments(docs, tok, seed=int(seed), max_len=int(max_len), n=N_SHOWN)
+          if segments else explain_pairs(docs, tok, seed=int(seed), max_len=int(max_len),
+                                         same_document_bug=bug, n=N_SHOWN))
     st = ex["stats"]
     chips = []
     for k, p in enumerate(ex["pairs"], start=1):
