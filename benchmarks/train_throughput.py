@@ -9,29 +9,32 @@ order each round, so background load hits all of them alike; each figure is the 
 step time. Also reports GFLOP/s reached against a large fp32 matmul.
 
 Four runs per model, so every gain is visible on its own:
-  bertgpt            as `bertgpt train` runs it on this CPU: fused AdamW, and the matmuls
-                     in bf16 where the CPU has AMX (bertgpt/precision.py)
-  bertgpt fp32       the same model with torch.optim.AdamW's defaults, all fp32
+  bertgpt            as `bertgpt train` runs it on this CPU: the fast path's losses
+                     (bertgpt/fastpath.py), with the matmuls in bf16 where the CPU has
+                     AMX, and fused AdamW
+  bertgpt fp32       the same, all fp32, with torch.optim.AdamW's defaults
   transformers       GPT2LMHeadModel / BertForMaskedLM with torch.optim.AdamW's defaults
   transformers fused the same with fused AdamW, the optimizer half of our settings
 The headline ratio is bertgpt against transformers as it comes. --ablate adds one run
-per choice turned off: BERT's last layer at every position (not just the ~15% its loss
-reads), the MLP as two Linears, attention op by op, and GPT's tanh-GELU kernel.
+per fast-path choice turned off: BERT's last layer at every position (not just the ~15%
+its loss reads), the plain model itself, and with bf16: the MLP as two Linears,
+attention op by op, and GPT's tanh-GELU kernel.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 import time
 
 import torch
 
-from bertgpt import bert, hf, precision
+from bertgpt import fastpath, hf
 from bertgpt.allocator import keep_freed_memory
+from bertgpt.bf16 import cpu_has_amx
 from bertgpt.config import ModelConfig
 from bertgpt.models import build
-from bertgpt.precision import bf16_matmuls, cpu_has_amx
 
 V, B, T, L, H, C = 65, 12, 64, 4, 4, 128
 
@@ -84,62 +87,58 @@ def batch(arch):
     return ids, labels
 
 
-def step_fn(arch, ours, model):
+def step_fn(arch, ours, model, options):
+    """One loss, as each run computes it: ours through the training loop's choice (the
+    fast path with `options`, or the plain model for None), transformers' as it comes."""
     ids, labels = batch(arch)
     ones, zeros = torch.ones(B, T, dtype=torch.long), torch.zeros(B, T, dtype=torch.long)
-    if arch == "gpt" and ours:
-        return lambda: model.loss(ids[:, :-1], ids[:, 1:])
+    if ours:
+        losses = fastpath.for_training(model, options)
+        if arch == "gpt":
+            return lambda: losses.loss(ids[:, :-1], ids[:, 1:])
+        return lambda: losses.pretraining_loss(ids[:, :-1], zeros, ones, labels)[0]
     if arch == "gpt":
         return lambda: model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
-    if ours:
-        return lambda: model.pretraining_loss(ids[:, :-1], zeros, ones, labels)[0]
     return lambda: model(input_ids=ids[:, :-1], attention_mask=ones, labels=labels).loss
 
 
 class Run:
     """One variant's model, optimizer and batch, ready to take single timed steps."""
 
-    def __init__(self, model, loss_fn, fused: bool, bf16: bool, switches=()):
-        self.model, self.loss_fn, self.bf16 = model, loss_fn, bf16
-        self.switches = dict(switches)  # (module, setting): value this run turns off
+    def __init__(self, model, loss_fn, fused: bool):
+        self.model, self.loss_fn = model, loss_fn
         self.opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
         self.times: list[list[float]] = []  # one list of step times per round
 
     def step(self) -> float:
-        saved = {k: getattr(*k) for k in self.switches}
-        for (module, name), v in self.switches.items():
-            setattr(module, name, v)
-        try:
-            t = time.perf_counter()
-            with bf16_matmuls(self.bf16):
-                loss = self.loss_fn()
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            return time.perf_counter() - t
-        finally:
-            for (module, name), v in saved.items():
-                setattr(module, name, v)
+        t = time.perf_counter()
+        loss = self.loss_fn()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return time.perf_counter() - t
 
 
-# (label, ours, fused AdamW, bf16 matmuls, settings turned off); bf16 only where `auto`
-# would choose it.
+# (label, ours, fused AdamW, fast-path options or None). The first is what `bertgpt train`
+# would choose here (fastpath.choose with precision "auto").
 def variants(ablate=False, arch="gpt"):
-    amx = cpu_has_amx()
-    v = [("bertgpt", True, True, amx, ()), ("bertgpt fp32", True, False, False, ()),
-         ("transformers", False, False, False, ()),
-         ("transformers fused", False, True, False, ())]
-    if ablate and arch == "bert":
-        v.append(("bertgpt, full last layer", True, True, amx,
-                  (((bert, "LAST_LAYER_READ_ROWS_ONLY"), False),)))
-    if ablate and amx:  # what each of precision.py's choices buys on its own
-        v += [("bertgpt, MLP as 2 Linears", True, True, amx,
-               (((precision, "FUSED_MLP"), False),)),
-              ("bertgpt, attention op by op", True, True, amx,
-               (((precision, "FUSED_ATTENTION"), False),))]
-        if arch == "gpt":  # BERT's GELU is the erf one already
-            v.append(("bertgpt, tanh-GELU kernel", True, True, amx,
-                      (((precision, "TANH_AS_ERF"), False),)))
+    cpu = torch.device("cpu")
+    probe = build(ModelConfig(arch, vocab_size=V, n_layer=1, n_head=H, n_embd=C, block_size=T))
+    auto = fastpath.choose(probe, cpu, "auto")
+    v = [("bertgpt", True, True, auto),
+         ("bertgpt fp32", True, False, fastpath.choose(probe, cpu, "fp32")),
+         ("transformers", False, False, None),
+         ("transformers fused", False, True, None)]
+    if ablate:
+        off = lambda **k: dataclasses.replace(auto, **k)  # noqa: E731
+        v.append(("bertgpt, plain model", True, True, None))
+        if arch == "bert":
+            v.append(("bertgpt, full last layer", True, True, off(rows_only=False)))
+        if auto.bf16:  # what each bf16 choice buys on its own
+            v += [("bertgpt, MLP as 2 Linears", True, True, off(fused_mlp=False)),
+                  ("bertgpt, attention op by op", True, True, off(fused_attention=False))]
+            if arch == "gpt":  # BERT's GELU is the erf one already
+                v.append(("bertgpt, tanh-GELU kernel", True, True, off(tanh_as_erf=False)))
     return v
 
 
@@ -152,7 +151,7 @@ def main():
     p.add_argument("--warmup", type=int, default=3, help="untimed first steps per model")
     p.add_argument("--seed", type=int, default=0, help="seeds the order within a round")
     p.add_argument("--ablate", action="store_true",
-                   help="add runs with one of precision.py's choices turned off")
+                   help="add runs with one of the fast path's choices turned off")
     args = p.parse_args()
     # As `bertgpt train` sets it (bertgpt/allocator.py): process-wide, so every run gets it.
     tuned = keep_freed_memory()
@@ -167,8 +166,7 @@ def main():
     for (arch, v), copies in runs.items():
         for _ in range(args.instances):
             model = make(arch, v[1])
-            copies.append(Run(model, step_fn(arch, v[1], model), fused=v[2], bf16=v[3],
-                              switches=v[4]))
+            copies.append(Run(model, step_fn(arch, v[1], model, v[3]), fused=v[2]))
     order = [run for copies in runs.values() for run in copies]
     for run in order:
         for _ in range(args.warmup):  # the first steps allocate
@@ -183,19 +181,20 @@ def main():
             run.times.append([run.step() for _ in range(args.steps)])
     print(f"{'model':50s} {'ms/step':>8s} {'tokens/s':>9s} {'GFLOP/s':>8s} {'% of matmul':>11s}")
     for arch in ("gpt", "bert"):
-        flops = flops_per_step(runs[(arch, variants()[0])][0].model)
+        flops = flops_per_step(runs[(arch, variants(False, arch)[0])][0].model)
         med = {}
         for v in variants(args.ablate, arch):
             med[v[0]] = statistics.median(steps(runs[(arch, v)]))
             gf = flops / med[v[0]] / 1e9
-            extra = " (bf16 matmuls)" if v[3] else ""
+            extra = " (bf16 matmuls)" if v[3] is not None and v[3].bf16 else ""
             print(f"{v[0] + ' ' + arch.upper() + extra:50s} {med[v[0]] * 1e3:8.1f} "
                   f"{B * T / med[v[0]]:9.0f} {gf:8.1f} {gf / peak:10.1%}")
         print(f"  -> bertgpt {arch.upper()} is {med['transformers'] / med['bertgpt']:.2f}x "
               f"transformers' tokens/s ({med['transformers fused'] / med['bertgpt']:.2f}x "
               f"transformers with fused AdamW; fp32 with the same AdamW: "
               f"{med['transformers'] / med['bertgpt fp32']:.2f}x)")
-        ours, theirs = runs[(arch, variants()[0])], runs[(arch, variants()[2])]
+        base = variants(False, arch)
+        ours, theirs = runs[(arch, base[0])], runs[(arch, base[2])]
         q = max(1, args.rounds // 4)
         spread = [statistics.median(steps(theirs, r, r + q))
                   / statistics.median(steps(ours, r, r + q))

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 
 from . import masks
 from .config import ModelConfig
-from .precision import Linear, linear
-from .transformer import Block, dropout, init_weights, take_rows
+from .transformer import Block, dropout, gelu_kind, init_weights
 
 
 @dataclass
@@ -43,18 +42,14 @@ class BERT(nn.Module):
         self.pooler = nn.Linear(C, C)
         # MLM head: a transform (dense + GELU + LayerNorm), then the embedding matrix
         # itself as the output layer (weight tying) plus a per-token bias.
-        self.mlm_dense = Linear(C, C)
+        self.mlm_dense = nn.Linear(C, C)
         self.mlm_ln = nn.LayerNorm(C, eps=cfg.eps)
         self.mlm_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
         self.nsp = nn.Linear(C, 2)
         init_weights(self)
 
-    def encode(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False,
-               rows=None):
-        """input_ids, segment_ids, attention_mask: (B, T); attention_mask 1 = real token.
-        Returns the last layer's (B, T, C), or with `rows` (indices into the B*T
-        positions) only those positions, (N, C): the last layer then runs its output
-        projection, LayerNorms and MLP on those rows alone."""
+    def embed(self, input_ids, segment_ids=None):
+        """(B, T) ids -> (B, T, C): token + position + segment embeddings, LayerNorm."""
         B, T = input_ids.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size "
@@ -64,33 +59,38 @@ class BERT(nn.Module):
         if segment_ids is None:
             segment_ids = torch.zeros_like(input_ids)
         x = self.tok_emb(input_ids) + self.pos_emb(pos) + self.seg_emb(segment_ids)
-        x = self.drop(self.emb_ln(x))
-        # Bidirectional: every token may see every real token; padding is hidden.
-        # An all-ones mask hides nothing: dropping it saves building (B, 1, 1, T) every
-        # step and, on CUDA, lets SDPA use its flash kernel, which takes no mask. (On
-        # this CPU the two measured alike.) Not while torch.compile traces: reading a
-        # tensor's value would break its graph.
-        if (attention_mask is not None and not torch.compiler.is_compiling()
-                and bool(attention_mask.all())):
-            attention_mask = None
-        mask = None if attention_mask is None else masks.padding_mask(attention_mask)
+        return self.drop(self.emb_ln(x))
+
+    @staticmethod
+    def attention_mask(attention_mask):
+        """(B, T) with 1 = real token -> the bidirectional mask (B, 1, 1, T): every token
+        may see every real token; padding is hidden. None when nothing is padded: an
+        all-ones mask hides nothing, and without one SDPA may use its fused kernels (on
+        CUDA, flash attention takes no mask). Not while torch.compile traces: reading a
+        tensor's value would break its graph."""
+        if attention_mask is None or (not torch.compiler.is_compiling()
+                                      and bool(attention_mask.all())):
+            return None
+        return masks.padding_mask(attention_mask)
+
+    def encode(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False):
+        """input_ids, segment_ids, attention_mask: (B, T); attention_mask 1 = real token.
+        Returns the last layer's (B, T, C) and, when asked, each layer's attention."""
+        x = self.embed(input_ids, segment_ids)
+        mask = self.attention_mask(attention_mask)
         attentions = [] if need_weights else None
-        last = len(self.blocks) - 1
-        for i, block in enumerate(self.blocks):
-            x, w, _ = block(x, mask, need_weights=need_weights, rows=rows if i == last else None)
+        for block in self.blocks:
+            x, w, _ = block(x, mask, need_weights=need_weights)
             if need_weights:
                 attentions.append(w)
         return x, attentions
 
     def pool(self, hidden):
-        return self.pool_cls(hidden[:, 0])  # (B, C) from [CLS]
-
-    def pool_cls(self, cls):
-        return torch.tanh(self.pooler(cls))
+        return torch.tanh(self.pooler(hidden[:, 0]))  # (B, C) from [CLS]
 
     def mlm_head(self, h):
-        h = self.mlm_ln(F.gelu(self.mlm_dense(h), approximate=_approx(self.cfg)))
-        return linear(h, self.tok_emb.weight, self.mlm_bias, training=self.training)  # (..., V)
+        h = self.mlm_ln(F.gelu(self.mlm_dense(h), approximate=gelu_kind(self.cfg)))
+        return F.linear(h, self.tok_emb.weight, self.mlm_bias)  # tied decoder: (..., V)
 
     def forward(self, input_ids, segment_ids=None, attention_mask=None, need_weights=False):
         hidden, attentions = self.encode(input_ids, segment_ids, attention_mask, need_weights)
@@ -98,46 +98,30 @@ class BERT(nn.Module):
         return BertOutput(hidden, pooled, self.mlm_head(hidden), self.nsp(pooled), attentions)
 
     def pretraining_loss(self, input_ids, segment_ids, attention_mask, labels, nsp_labels=None):
-        """MLM (+ NSP) loss. Only the positions the losses read are carried through the
-        last layer's position-wise half and the heads: the ~15% selected for MLM (the
-        others carry label -100 and would be thrown away) and, for NSP, each [CLS].
-        That is the same loss as running every position, for a sixth or so of the last
-        layer's position-wise work. Returns (loss, parts): each loss and accuracy as floats-to-be."""
-        B, T = input_ids.shape
-        # The selected positions by index: one nonzero for hidden states and labels alike,
-        # and a backward that adds rows back (index_add) rather than a masked scatter.
-        sel = (labels.reshape(-1) != -100).nonzero().squeeze(1)
-        rows = sel
-        if nsp_labels is not None:  # and each sequence's [CLS], at position 0
-            rows = torch.cat([sel, torch.arange(B, device=sel.device) * T])
-        if LAST_LAYER_READ_ROWS_ONLY:
-            hidden, _ = self.encode(input_ids, segment_ids, attention_mask, rows=rows)
-        else:  # every position through every layer, then the rows (benchmark ablation)
-            hidden = take_rows(self.encode(input_ids, segment_ids, attention_mask)[0], rows)
-        n = sel.numel()
-        mlm_logits = self.mlm_head(hidden[:n])  # (N, V)
-        target = labels.reshape(-1).index_select(0, sel)  # (N,)
-        if n:
-            mlm_loss = F.cross_entropy(mlm_logits.float(), target)
-        else:  # nothing selected in this batch: a zero that still has a graph
-            mlm_loss = mlm_logits.sum() * 0.0
-        parts = {"mlm_loss": mlm_loss.detach(),
-                 "mlm_correct": (mlm_logits.argmax(-1) == target).sum().detach(),
-                 "mlm_count": n}
-        loss = mlm_loss
-        if nsp_labels is not None:
-            nsp_logits = self.nsp(self.pool_cls(hidden[n:]))  # (B, 2)
-            nsp_loss = F.cross_entropy(nsp_logits.float(), nsp_labels)
-            loss = loss + nsp_loss
-            parts.update(nsp_loss=nsp_loss.detach(),
-                         nsp_correct=(nsp_logits.argmax(-1) == nsp_labels).sum().detach(),
-                         nsp_count=nsp_labels.numel())
-        return loss, parts
+        """MLM (+ NSP) loss: cross-entropy at the selected positions (every other position
+        carries label -100 and is ignored), plus NSP's from the pooled [CLS].
+        Returns (loss, parts): each loss and accuracy as tensors, for the training log."""
+        out = self(input_ids, segment_ids, attention_mask)
+        return pretraining_loss_from(out.mlm_logits, out.nsp_logits, labels, nsp_labels)
 
 
-# Switch for the throughput benchmark's ablation run (`train_throughput.py --ablate`).
-LAST_LAYER_READ_ROWS_ONLY = True
-
-
-def _approx(cfg):
-    return "tanh" if cfg.act == "gelu_tanh" else "none"
+def pretraining_loss_from(mlm_logits, nsp_logits, labels, nsp_labels=None):
+    """BERT's loss and its parts from the heads' logits. mlm_logits: (B, T, V) with labels
+    (B, T), or already only the selected positions, (N, V) with labels (N,)."""
+    logits, target = mlm_logits.reshape(-1, mlm_logits.shape[-1]), labels.reshape(-1)
+    selected = target != -100
+    n = int(selected.sum())
+    if n:
+        mlm_loss = F.cross_entropy(logits.float(), target, ignore_index=-100)
+    else:  # nothing selected in this batch: a zero that still has a graph
+        mlm_loss = logits.sum() * 0.0
+    correct = ((logits.argmax(-1) == target) & selected).sum()
+    parts = {"mlm_loss": mlm_loss.detach(), "mlm_correct": correct.detach(), "mlm_count": n}
+    loss = mlm_loss
+    if nsp_labels is not None:
+        nsp_loss = F.cross_entropy(nsp_logits.float(), nsp_labels)
+        loss = loss + nsp_loss
+        parts.update(nsp_loss=nsp_loss.detach(),
+                     nsp_correct=(nsp_logits.argmax(-1) == nsp_labels).sum().detach(),
+                     nsp_count=nsp_labels.numel())
+    return loss, parts

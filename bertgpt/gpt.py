@@ -15,7 +15,6 @@ import torch.nn.functional as F
 
 from . import masks
 from .config import ModelConfig
-from .precision import linear
 from .transformer import Block, dropout, init_weights
 
 
@@ -48,10 +47,8 @@ class GPT(nn.Module):
         positions too). cache: what a previous call returned, to continue generation."""
         B, T = idx.shape
         past = 0 if cache is None else cache[0][0].shape[2]
-        if past + T > self.cfg.block_size:
-            raise ValueError(f"{past + T} positions exceed block_size {self.cfg.block_size}")
+        x = self.embed(idx, past)
         pos = torch.arange(past, past + T, device=idx.device)
-        x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))
         mask, is_causal = None, True
         if attention_mask is not None:
             # Causal AND padding, materialised. Without padding SDPA's fused causal path
@@ -75,8 +72,16 @@ class GPT(nn.Module):
                 new_cache.append(kv)
             if need_weights:
                 attentions.append(w)
-        logits = linear(self.ln_f(x), self.tok_emb.weight, training=self.training)  # tied head
+        logits = F.linear(self.ln_f(x), self.tok_emb.weight)  # tied head: (B, T, V)
         return GPTOutput(logits, new_cache, attentions)
+
+    def embed(self, idx, past: int = 0):
+        """(B, T) ids -> (B, T, C): token + position embeddings, positions from `past`."""
+        T = idx.shape[1]
+        if past + T > self.cfg.block_size:
+            raise ValueError(f"{past + T} positions exceed block_size {self.cfg.block_size}")
+        pos = torch.arange(past, past + T, device=idx.device)
+        return self.drop(self.tok_emb(idx) + self.pos_emb(pos))
 
     def loss(self, idx, targets):
         """Mean next-token cross-entropy in nats; targets (B, T), -100 = ignore."""

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from . import fastpath
 from .allocator import keep_freed_memory
 from .data import BertData, GPTData, split_text
 from .errors import ConfigError
 from .models import build
-from .precision import bf16_matmuls, cpu_has_amx
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"         # auto | cpu | cuda | mps
     precision: str = "auto"      # auto | fp32 | bf16; auto = bf16 on CUDA (autocast) and
-                                 # on CPUs with AMX (matmuls only: precision.py)
+                                 # on CPUs with AMX (matmuls only: fastpath.py)
     compile: bool = False        # torch.compile the model (pays back on long GPU runs)
     keep_best: bool = True       # end on the weights of the best validation evaluation
     mlm_prob: float = 0.15       # BERT: share of tokens selected for prediction
@@ -93,12 +93,10 @@ def make_optimizer(model, cfg: TrainConfig, device: torch.device):
 
 
 def _autocast(device: torch.device, precision: str):
-    """bf16 where it pays. On CUDA: autocast. On a CPU only the matmuls go to bf16
-    (precision.py says why autocast is slower there); "auto" picks that on CPUs with AMX,
-    where the benchmark measured it faster."""
-    if device.type == "cpu":
-        return bf16_matmuls(precision == "bf16" or (precision == "auto" and cpu_has_amx()))
-    bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    """bf16 autocast where it pays: on CUDA. On a CPU the fast path (fastpath.py) sends
+    only the large matmuls to bf16, and only on CPUs with AMX, as bf16.py explains."""
+    bf16 = device.type != "cpu" and (
+        precision == "bf16" or (precision == "auto" and device.type == "cuda"))
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
@@ -155,7 +153,11 @@ def run(model, data, cfg: TrainConfig, stop=None):
     else:
         keep_freed_memory()  # no page faults on each step's activations (allocator.py)
     model.to(device).train()
-    step_fn = _Objective(torch.compile(model) if cfg.compile else model, data)
+    # The losses are computed by the CPU fast path where it applies (the same loss and
+    # gradients as the plain model's, from the same parameters), else by the model.
+    fast = fastpath.choose(model, device, cfg.precision, compiled=cfg.compile)
+    losses = fastpath.for_training(model, fast)
+    step_fn = _Objective(torch.compile(losses) if cfg.compile else losses, data)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
         step_fn = DistributedDataParallel(
@@ -195,14 +197,14 @@ def run(model, data, cfg: TrainConfig, stop=None):
         history.append(event)
         yield event
         if step % cfg.eval_every == 0 and step < cfg.steps:
-            last_eval = _evaluate(model, data, cfg, device, step, elapsed)
+            last_eval = _evaluate(model, losses, data, cfg, device, step, elapsed)
             best = _better(best, last_eval, model, cfg)
             history.append(last_eval)
             yield last_eval
     # Always end on a validation figure, so every run reports comparable numbers.
     elapsed = time.perf_counter() - start
     if last_eval is None or last_eval["step"] != step:
-        last_eval = _evaluate(model, data, cfg, device, step, elapsed)
+        last_eval = _evaluate(model, losses, data, cfg, device, step, elapsed)
         history.append(last_eval)
         yield last_eval
     final, best_step = last_eval, step
@@ -232,10 +234,12 @@ def _better(best, ev, model, cfg):
 
 
 @torch.no_grad()
-def _evaluate(model, data, cfg, device, step, elapsed) -> dict:
+def _evaluate(model, losses, data, cfg, device, step, elapsed) -> dict:
+    """Validation in eval mode: fp32 on a CPU (bf16 is for training only), where the fast
+    path still reads BERT's last layer at the selected rows only."""
     model.eval()
     with _autocast(device, cfg.precision):
-        metrics = data.evaluate(model, cfg.batch_size, cfg.eval_batches, device)
+        metrics = data.evaluate(losses, cfg.batch_size, cfg.eval_batches, device)
     model.train()
     return {"type": "eval", "step": step, "elapsed": elapsed, **metrics}
 

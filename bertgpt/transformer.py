@@ -9,6 +9,10 @@ Masks are boolean with True = "may attend" (the meaning PyTorch's
 `scaled_dot_product_attention` gives them); `bertgpt.masks` builds them. The models take
 masks; they do not invent them. The seed article's `triu(...).bool()` means the opposite
 (True = hidden) -- a classic source of silent bugs.
+
+This file and bert.py / gpt.py are plain PyTorch on purpose. Training on a CPU swaps in
+faster arithmetic for the same loss from the training side (train's fast path); nothing
+here knows about it.
 """
 from __future__ import annotations
 
@@ -19,38 +23,27 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig
-from .precision import Linear, attention, mlp
 
 
 class SelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
-        # One fused Linear for Q, K and V: three matmuls become one, which matters on a
-        # small CPU where tiny models are bound by per-op overhead.
-        self.qkv = Linear(cfg.n_embd, 3 * cfg.n_embd)
-        self.proj = Linear(cfg.n_embd, cfg.n_embd)
+        # One Linear for Q, K and V: three products become one (and transformers'
+        # checkpoints split into it on loading).
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None,
-                rows=None):
+    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None):
         """x: (B, T, C). mask: bool, broadcastable to (B, H, T, S), True = may attend.
 
         is_causal lets SDPA use its fused causal kernel instead of a materialised mask.
         cache: (k, v) of earlier positions, each (B, H, S_past, D), for generation.
-        rows: indices into the B*T positions; when given, only those positions' outputs
-        are projected and returned, as (N, C) (every position is still a key and value).
-        Returns (y (B, T, C) or (N, C), weights (B, H, T, S) or None, new cache (k, v), or
-        None on the bf16 training path, which keeps no cache).
+        Returns (y (B, T, C), weights (B, H, T, S) or None, new cache (k, v)).
         """
         B, T, C = x.shape
         p_drop = self.dropout if self.training else 0.0
-        if mask is None and cache is None and not need_weights and p_drop == 0:
-            # Training on an AMX CPU: one bf16 function (precision.py). No cache is kept:
-            # generation runs in eval mode, which never takes this path.
-            y = attention(x, self.qkv, self.n_head, is_causal, training=self.training)
-            if y is not None:
-                return self.proj(take_rows(y, rows)), None, None
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, H, T, D): each head attends in its own D-wide subspace.
         q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
@@ -61,21 +54,16 @@ class SelfAttention(nn.Module):
             # already guaranteed by the cache holding only the past.
             is_causal = is_causal and cache[0].shape[2] == 0
         if need_weights:
-            y, weights = _attention_with_weights(q, k, v, mask, is_causal, p_drop, self.training)
+            y, weights = attention_with_weights(q, k, v, mask, is_causal, p_drop, self.training)
         else:
             weights = None
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=p_drop, is_causal=is_causal and mask is None)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, H, T, D) -> (B, T, C)
-        return self.proj(take_rows(y, rows)), weights, (k, v)
+        return self.proj(y), weights, (k, v)
 
 
-def take_rows(x, rows):
-    """x (B, T, C) as it is, or only the positions `rows` (indices into B*T) as (N, C)."""
-    return x if rows is None else x.reshape(-1, x.shape[-1]).index_select(0, rows)
-
-
-def _attention_with_weights(q, k, v, mask, is_causal, p_drop, training):
+def attention_with_weights(q, k, v, mask, is_causal, p_drop, training):
     """The same computation as SDPA, written out so the weights can be shown."""
     T, S = q.shape[2], k.shape[2]
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, S)
@@ -93,15 +81,19 @@ def _attention_with_weights(q, k, v, mask, is_causal, p_drop, training):
 class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.fc = Linear(cfg.n_embd, cfg.inner)
-        self.proj = Linear(cfg.inner, cfg.n_embd)
-        # transformers' BERT (hidden_act "gelu") uses the exact erf GELU, GPT-2 the tanh
-        # approximation (so does google-research/bert's modeling.py today).
-        # Matching each one is what makes real checkpoints reproduce exactly.
-        self.approximate = "tanh" if cfg.act == "gelu_tanh" else "none"
+        self.fc = nn.Linear(cfg.n_embd, cfg.inner)
+        self.proj = nn.Linear(cfg.inner, cfg.n_embd)
+        self.approximate = gelu_kind(cfg)
 
     def forward(self, x):
-        return mlp(x, self.fc, self.proj, self.approximate, training=self.training)
+        return self.proj(F.gelu(self.fc(x), approximate=self.approximate))
+
+
+def gelu_kind(cfg: ModelConfig) -> str:
+    """transformers' BERT (hidden_act "gelu") uses the exact erf GELU, GPT-2 the tanh
+    approximation (so does google-research/bert's modeling.py today). Matching each one
+    is what makes real checkpoints reproduce exactly."""
+    return "tanh" if cfg.act == "gelu_tanh" else "none"
 
 
 class Block(nn.Module):
@@ -110,10 +102,6 @@ class Block(nn.Module):
     BERT (post-LN, as the original Transformer): x = LN(x + Attn(x)); x = LN(x + MLP(x)).
     GPT-2 (pre-LN, GPT-2 paper §2.3):            x = x + Attn(LN(x)); x = x + MLP(LN(x)).
     Pre-LN keeps a clean residual path, which is why deep GPTs train without warm-up tricks.
-
-    rows (indices into the B*T positions): compute the output only there, as (N, C).
-    Everything after attention works position by position, so a loss that reads a few
-    positions (BERT's masked 15%) need not pay the last layer's MLP for the rest.
     """
 
     def __init__(self, cfg: ModelConfig, pre_ln: bool):
@@ -125,17 +113,16 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
         self.drop = dropout(cfg.dropout)
 
-    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None,
-                rows=None):
+    def forward(self, x, mask=None, *, is_causal=False, need_weights=False, cache=None):
         if self.pre_ln:
             a, w, cache = self.attn(self.ln1(x), mask, is_causal=is_causal,
-                                    need_weights=need_weights, cache=cache, rows=rows)
-            x = take_rows(x, rows) + self.drop(a)
+                                    need_weights=need_weights, cache=cache)
+            x = x + self.drop(a)
             x = x + self.drop(self.mlp(self.ln2(x)))
         else:
             a, w, cache = self.attn(x, mask, is_causal=is_causal,
-                                    need_weights=need_weights, cache=cache, rows=rows)
-            x = self.ln1(take_rows(x, rows) + self.drop(a))
+                                    need_weights=need_weights, cache=cache)
+            x = self.ln1(x + self.drop(a))
             x = self.ln2(x + self.drop(self.mlp(x)))
         return x, w, cache
 

@@ -1,6 +1,4 @@
 """bert.py, gpt.py, transformer.py, models.py: behaviour that defines each model."""
-import contextlib
-
 import pytest
 import torch
 
@@ -137,55 +135,6 @@ def test_config_errors_are_clear():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
 
 
-def _full_pretraining_loss(model, ids, seg, attn, labels, nsp_labels):
-    """The textbook loss: every position through every layer, then the heads."""
-    out = model(ids, seg, attn)
-    loss = torch.nn.functional.cross_entropy(
-        out.mlm_logits.reshape(-1, out.mlm_logits.shape[-1]), labels.reshape(-1),
-        ignore_index=-100)
-    return loss + torch.nn.functional.cross_entropy(out.nsp_logits, nsp_labels)
-
-
-@pytest.mark.parametrize("bf16", [False, True])
-def test_bert_loss_on_selected_rows_equals_the_full_forward(bf16):
-    """pretraining_loss runs the last layer's position-wise half only at the masked
-    positions and [CLS]: its loss and every gradient must equal the full computation
-    (to rounding: bf16 matmuls round differently when they see fewer rows)."""
-    from bertgpt.precision import MIN_MACS, bf16_matmuls, cpu_has_amx
-    if bf16 and not cpu_has_amx():
-        pytest.skip("the bf16 training path runs only on CPUs with AMX")
-    torch.manual_seed(0)
-    model = build(ModelConfig("bert", **TINY)).train()
-    ids = _ids(B=3, T=12)
-    seg = torch.zeros_like(ids)
-    seg[:, 6:] = 1
-    attn = torch.ones_like(ids)
-    attn[2, 9:] = 0  # one padded sequence, so the masked (non-flash) path runs too
-    labels = torch.full_like(ids, -100)
-    labels[0, 2], labels[1, 5], labels[1, 11], labels[2, 0] = 7, 8, 9, 10
-    nsp = torch.tensor([0, 1, 1])
-    grads = []
-    tol = 2e-2 if bf16 else 1e-6
-    for fn in (_full_pretraining_loss,
-               lambda m, *a: m.pretraining_loss(*a)[0]):
-        model.zero_grad()
-        with bf16_matmuls(bf16), _min_macs(0 if bf16 else MIN_MACS):
-            loss = fn(model, ids, seg, attn, labels, nsp)
-            loss.backward()
-        grads.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
-    (full, g_full), (rows, g_rows) = grads
-    assert torch.allclose(full, rows, atol=tol), (full, rows)
-    for name in g_full:
-        scale = g_full[name].abs().max()
-        assert torch.allclose(g_full[name], g_rows[name], atol=tol * scale), name
-    # The last layer's MLP saw 4 masked rows + 3 [CLS] rows, not 36 positions.
-    seen = []
-    hook = model.blocks[-1].mlp.register_forward_hook(lambda m, i, o: seen.append(i[0].shape))
-    model.pretraining_loss(ids, seg, attn, labels, nsp)
-    hook.remove()
-    assert seen == [torch.Size([7, TINY["n_embd"]])]
-
-
 def test_bert_loss_with_nothing_masked_still_backpropagates():
     model = build(ModelConfig("bert", **TINY))
     ids = _ids(B=2, T=8)
@@ -197,29 +146,3 @@ def test_bert_loss_with_nothing_masked_still_backpropagates():
     loss, parts = model.pretraining_loss(ids, None, None, labels)
     loss.backward()
     assert float(loss.detach()) == 0.0
-
-
-@contextlib.contextmanager
-def _min_macs(n):
-    """precision.MIN_MACS for a while: 0 sends even TINY's products through bf16."""
-    from bertgpt import precision
-    saved, precision.MIN_MACS = precision.MIN_MACS, n
-    try:
-        yield
-    finally:
-        precision.MIN_MACS = saved
-
-
-@pytest.mark.parametrize("pre_ln", [False, True])
-def test_block_rows_are_the_full_output_at_those_rows(pre_ln):
-    """Block(rows=...) returns exactly the rows of the full output, in the order asked,
-    for BERT's post-LN order and GPT's pre-LN order alike."""
-    from bertgpt.transformer import Block
-    torch.manual_seed(0)
-    block = Block(ModelConfig("bert" if not pre_ln else "gpt", **TINY), pre_ln=pre_ln).eval()
-    x = torch.randn(2, 10, TINY["n_embd"])
-    rows = torch.tensor([13, 0, 7, 19, 7])  # unsorted, repeated, both sequences
-    full, _, _ = block(x, is_causal=pre_ln)
-    part, _, _ = block(x, is_causal=pre_ln, rows=rows)
-    assert part.shape == (5, TINY["n_embd"])
-    assert torch.allclose(part, full.reshape(-1, TINY["n_embd"])[rows], atol=1e-6)

@@ -4,33 +4,51 @@ Why not plain `torch.autocast("cpu")`? On the 2-core Xeon this project measures 
 autocast made a training step *slower* (benchmarks/README.md): it also runs attention,
 GELU and LayerNorm in bf16, and their CPU kernels are slower in bf16 than in fp32
 (flash-attention's backward by about 10x). The matmuls are the only part AMX speeds up
-(about 3x at width 128), so this module sends just those through bf16:
+(about 3x at width 128), so these autograd functions send just those through bf16:
 
-* the Linear layers of the blocks compute `x @ W.T` with bf16 inputs (fp32 weights stay
-  the master copy; the optimizer never sees bf16) and hand fp32 on to the next op;
-* their backward computes both gradients in bf16 too;
-* a block's MLP (fc, GELU, proj) is one function that stays in bf16 from fc's input to
-  proj's output, so its wide (tokens, 4C) activation is never cast back and forth; on
-  that path GPT's tanh GELU runs on the (faster, bf16-indistinguishable) erf kernel;
-* attention's qkv projection and flash attention are one function too, with the q/k/v
+* `Linear` computes `x @ W.T` with bf16 inputs (fp32 weights stay the master copy; the
+  optimizer never sees bf16) and hands fp32 on to the next op; its backward computes both
+  gradients in bf16 too;
+* `MLP` (fc, GELU, proj) stays in bf16 from fc's input to proj's output, so its wide
+  (tokens, 4C) activation is never cast back and forth;
+* `Attention` is the qkv projection and flash attention in one function, with the q/k/v
   gradients written straight into one bf16 tensor.
 
-It is switched on per thread by `bf16_matmuls()`, which the training loop enters when the
-precision is bf16 on a CPU (`TrainConfig.precision`, "auto" picks it on AMX). Outside it,
-and always in eval mode, a Linear is exactly `nn.Linear` -- inference and the
-transformers-equivalence tests stay fp32.
+The fast training path (fastpath.py) decides where they are used; the model never does.
+
+Three of the ops used here are private to PyTorch (`torch._C._cpu._init_amx`, the CPU
+flash-attention kernels and `aten.gelu_backward`): `available()` says which exist, and
+the fast path uses them only on the torch releases in `TESTED_TORCH`.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-_ON: contextvars.ContextVar[bool] = contextvars.ContextVar("bf16_matmuls", default=False)
+# The torch releases (major, minor) these functions were tested on. Outside them the fast
+# path keeps to public ops (fastpath.choose), whatever the private ones do there.
+TESTED_TORCH = {(2, 13)}
+
+_FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+_FLASH_BACKWARD = getattr(torch.ops.aten,
+                          "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+_GELU_BACKWARD = getattr(torch.ops.aten, "gelu_backward", None)
+
+
+def torch_tested(version: str | None = None) -> bool:
+    """True if this torch (or the `version` given) is a release in TESTED_TORCH."""
+    version = torch.__version__ if version is None else version
+    major, minor = (int(p) for p in version.split("+")[0].split(".")[:2])
+    return (major, minor) in TESTED_TORCH
+
+
+def available() -> dict:
+    """Which fused functions can run on this torch: {"mlp": bool, "attention": bool}."""
+    tested = torch_tested()
+    return {"mlp": tested and _GELU_BACKWARD is not None,
+            "attention": tested and _FLASH is not None and _FLASH_BACKWARD is not None}
 
 
 @functools.cache
@@ -43,16 +61,7 @@ def cpu_has_amx() -> bool:
         return False
 
 
-@contextlib.contextmanager
-def bf16_matmuls(enabled: bool = True):
-    token = _ON.set(enabled)
-    try:
-        yield
-    finally:
-        _ON.reset(token)
-
-
-class _Bf16Linear(torch.autograd.Function):
+class Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         x2 = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
@@ -77,10 +86,10 @@ class _Bf16Linear(torch.autograd.Function):
         return gx, gw, gbias
 
 
-class _Bf16MLP(torch.autograd.Function):
+class MLP(torch.autograd.Function):
     """fc -> GELU -> proj as one function, bf16 from fc's input to proj's input.
 
-    Two `_Bf16Linear`s around an fp32 GELU would cast the (tokens, 4C) activation to fp32
+    Two bf16 `Linear`s around an fp32 GELU would cast the (tokens, 4C) activation to fp32
     after fc, add the bias, run GELU, and cast back to bf16 for proj -- and the same
     three passes again in the backward. Here the bias rides in fc's bf16 addmm and GELU
     and its backward run on the bf16 tensor, as autocast would; only the block's input
@@ -103,12 +112,12 @@ class _Bf16MLP(torch.autograd.Function):
         g = grad.reshape(-1, grad.shape[-1])
         gb = g.to(torch.bfloat16)
         gw2 = _weight_grad(a, gb)
-        gh = torch.ops.aten.gelu_backward(gb @ w2b, h, approximate=ctx.approximate)
+        gh = _GELU_BACKWARD(gb @ w2b, h, approximate=ctx.approximate)
         gx, gw1, gb1 = _bf16_grads(gh, xb, w1b)
         return gx.view(*grad.shape[:-1], w1b.shape[1]), gw1, gb1, gw2, g.sum(0), None
 
 
-class _Bf16Attention(torch.autograd.Function):
+class Attention(torch.autograd.Function):
     """The qkv Linear (bf16) and flash attention (fp32) as one function: (B, T, C) in,
     the heads' outputs merged back to (B, T, C) out, ready for the output projection.
 
@@ -143,21 +152,6 @@ class _Bf16Attention(torch.autograd.Function):
         return gx.view(B, T, H * D), gw, gbias, None, None
 
 
-_FLASH = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-_FLASH_BACKWARD = getattr(torch.ops.aten,
-                          "_scaled_dot_product_flash_attention_for_cpu_backward", None)
-
-
-def attention(x, qkv: nn.Linear, n_head: int, causal: bool, *, training: bool):
-    """Self-attention's qkv projection and attention without mask or dropout, as one bf16
-    function when `linear` would take bf16 for qkv; None when it would not (the caller
-    then runs the ops one by one)."""
-    if (FUSED_ATTENTION and _FLASH_BACKWARD is not None and qkv.bias is not None
-            and _use_bf16(x, qkv.weight, training)):
-        return _Bf16Attention.apply(x, qkv.weight, qkv.bias, n_head, causal)
-    return None
-
-
 def _affine(x2, w, bias):
     """x2 @ w.T (+ bias) for bf16 x2 and w. The bias rides in the product (oneDNN adds it
     to the fp32 accumulator): a separate `bf16 product + fp32 bias` is a slow mixed-dtype
@@ -175,56 +169,7 @@ def _bf16_grads(gb, x2, w):
 
 
 def _weight_grad(x2, gb):
-    """dW = g^T x for y = x W^T, made in the weight's own (out, in) layout. (An earlier
-    version multiplied x^T g and transposed while casting to fp32: that strided cast cost
-    more than the product's orientation saved, 0.2-1.2 ms a step in interleaved runs.)"""
+    """dW = g^T x for y = x W^T, made in the weight's own (out, in) layout. (x^T g,
+    transposed while casting to fp32, measured slower: that strided cast cost more than
+    the product's orientation saved, 0.2-1.2 ms a step in interleaved runs.)"""
     return (gb.t() @ x2).float()
-
-
-# Below this many multiply-adds a product stays fp32: each bf16 oneDNN call costs ~35 us
-# whatever its size (fp32: ~18 us), more than AMX saves on a small product. Measured in
-# whole training steps: bf16 for every Linear vs only those above 16M vs 40M, on the
-# throughput benchmark's GPT and BERT and the 60 s recipe's GPT (benchmarks/README.md).
-MIN_MACS = 16_000_000
-
-
-def linear(x, weight, bias=None, *, training: bool):
-    """F.linear, in bf16 when training inside `bf16_matmuls()` on the CPU and the product
-    is large enough to gain. Also used for the tied output layers, whose weight is the
-    embedding matrix, not a Linear's."""
-    if _use_bf16(x, weight, training):
-        return _Bf16Linear.apply(x, weight, bias)
-    return F.linear(x, weight, bias)
-
-
-# Switches for the benchmark's ablation runs (`train_throughput.py --ablate`).
-FUSED_MLP = True
-FUSED_ATTENTION = True
-# GPT-2's tanh GELU and BERT's erf GELU differ by at most 4.7e-4 (their slopes by 8.7e-4),
-# less than bf16 resolves: ATen's own bf16 tanh-GELU is 7.8e-3 off the exact curve at
-# these activations, and 84% of its outputs equal the erf kernel's bit for bit. The erf
-# kernel is ~4x faster forward and ~2x backward on this CPU (a GPT step 38.1 -> 32.6 ms;
-# validation bpc after 800 steps of the default recipe 2.289 -> 2.287), so the bf16
-# training path runs it for both models. Eval and fp32 always use the model's own GELU.
-TANH_AS_ERF = True
-
-
-def mlp(x, fc: nn.Linear, proj: nn.Linear, approximate: str, *, training: bool):
-    """proj(GELU(fc(x))): one bf16 function when `linear` would take bf16 for fc."""
-    if FUSED_MLP and _use_bf16(x, fc.weight, training):
-        if TANH_AS_ERF:
-            approximate = "none"
-        return _Bf16MLP.apply(x, fc.weight, fc.bias, proj.weight, proj.bias, approximate)
-    return proj(F.gelu(fc(x), approximate=approximate))
-
-
-def _use_bf16(x, weight, training: bool) -> bool:
-    return (training and _ON.get() and x.device.type == "cpu" and torch.is_grad_enabled()
-            and x.numel() * weight.shape[0] >= MIN_MACS)
-
-
-class Linear(nn.Linear):
-    """nn.Linear that multiplies in bf16 while training inside `bf16_matmuls()`."""
-
-    def forward(self, x):
-        return linear(x, self.weight, self.bias, training=self.training)
