@@ -114,16 +114,13 @@ def _check_shapes(path, cfg: ModelConfig) -> None:
 
 
 def load(path, device=None) -> Loaded:
-    """Load a directory written by `save`, or (through hub.py) a Hub id such as "gpt2" or a
-    folder in transformers' layout; CheckpointError says what is wrong with it."""
+    """Load a directory written by `save`; CheckpointError says what is wrong with it.
+    (`bertgpt.load` also takes Hub ids and transformers-layout folders, through hub.py.)"""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from . import hub
     from .models import build
     from .tokenizer import Tokenizer
-    if hub.handles(path):
-        return hub.load(path, device=device)
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"no model directory at {str(path)!r}; train one with "

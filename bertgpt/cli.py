@@ -97,7 +97,7 @@ def cmd_train(args):
     done = None
     init = None
     if args.init:
-        from .checkpoint import load
+        from . import load
         init = load(args.init)
     for ev in train(args.arch, text, tokenizer_kind=kind, vocab_size=vocab, model=model, cfg=cfg,
                     init=init):

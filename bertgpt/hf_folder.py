@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint import Loaded
 from .errors import BertGptError, CheckpointError
 
 # Tried in this order: safetensors first (no pickle, memory-friendly), then the old .bin.
@@ -178,7 +179,6 @@ def tokenizer_from_folder(path: Path):
 def load_folder(path, device=None, name: str | None = None):
     """A transformers-layout folder as a checkpoint.Loaded (record says where it came from
     and which heads, if any, were missing and left freshly initialised)."""
-    from .checkpoint import Loaded
     from .hf import config_from_hf
     path = Path(path)
     if not path.is_dir():

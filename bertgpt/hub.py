@@ -23,6 +23,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlparse
 
+from . import checkpoint
 from .errors import BertGptError, CheckpointError
 # The folder reader lives in hf_folder.py; its entry points stay reachable as hub.<name>.
 from .hf_folder import (EXTRAS, TOKENIZERS, WEIGHTS, assemble, load_folder,  # noqa: F401
@@ -62,7 +63,8 @@ def is_transformers_folder(path) -> bool:
 
 
 def handles(source) -> bool:
-    """True when `checkpoint.load` should hand `source` to this module."""
+    """True for a Hub id or a transformers-layout folder; other sources are bertgpt's own
+    checkpoint directories."""
     return is_hub_id(source) or (Path(source).is_dir() and is_transformers_folder(source))
 
 
@@ -219,7 +221,10 @@ def choices(arch: str) -> list[tuple[str, str]]:
 
 
 def load(source, device=None):
-    """A Hub id or a transformers-layout folder, in our from-scratch model."""
+    """A Hub id or a transformers-layout folder in our from-scratch model, or else a
+    directory written by checkpoint.save."""
+    if not handles(source):
+        return checkpoint.load(source, device)
     if not is_hub_id(source):
         return load_folder(source, device)
     try:
