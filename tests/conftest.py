@@ -7,10 +7,22 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from bertgpt import settings  # noqa: E402
+
 # Two cores: torch's default of one thread per core is right; keep tests deterministic.
 torch.manual_seed(0)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """bertgpt reads the environment once per process (settings.current()): each test
+    starts from the environment as it is then, and leaves nothing cached behind. A test
+    that changes a variable after its first setting was read calls settings.reset()."""
+    settings.reset()
+    yield
+    settings.reset()
 
 
 def pytest_configure(config):
