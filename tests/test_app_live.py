@@ -18,6 +18,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 import bertgpt.ui as ui  # noqa: E402
+from bertgpt import settings  # noqa: E402
 from bertgpt.assets import bundled  # noqa: E402
 from bertgpt.ui import gpu, tab_train  # noqa: E402
 from apphelp import free_port  # noqa: E402
@@ -29,7 +30,8 @@ LIVE_TABS = ["train", "fillmask", "generate"]
 def url():
     mp = pytest.MonkeyPatch()
     mp.setattr(ui, "TABS", LIVE_TABS)  # these tabs only: the others have their own tests
-    mp.setattr(tab_train, "TRAIN_CONCURRENCY", 2)  # so two clients really train at once
+    mp.setenv("BERTGPT_TRAIN_CONCURRENCY", "2")  # so two clients really train at once
+    settings.reset()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # training and handlers share 2 cores: no spin-waiting pairs
     runs = Path(tempfile.gettempdir()) / "bertgpt-runs"
@@ -148,7 +150,8 @@ def test_bad_uploads_are_refused_clearly(url, tmp_path, content, message):
 
 
 def test_too_large_text_is_refused(url, tmp_path, monkeypatch):
-    monkeypatch.setattr(gpu, "MAX_TRAIN_BYTES", 50_000)  # the cap, made small for a fast test
+    monkeypatch.setenv("BERTGPT_MAX_TRAIN_BYTES", "50000")  # the cap, small for a fast test
+    settings.reset()  # the app runs in this process: its next click reads it
     path = tmp_path / "big.txt"
     path.write_text("The capital of France is Paris.\n" * 2000)  # 64 kB
     c = Client(url, verbose=False)

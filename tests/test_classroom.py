@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bertgpt import settings
 from bertgpt.ui.classroom import ClassBusy, TrainGate, train_threads, waiting_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -44,6 +45,7 @@ def test_training_keeps_a_core_for_the_other_tabs(monkeypatch):
     monkeypatch.delenv("BERTGPT_TRAIN_THREADS", raising=False)
     assert train_threads(2) == 1 and train_threads(1) == 1 and train_threads(16) >= 8
     monkeypatch.setenv("BERTGPT_TRAIN_THREADS", "3")
+    settings.reset()
     assert train_threads(2) == 3
     assert "number 4 in line" in waiting_text(4, 1)
 

@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from apphelp import free_port, start_app, stop, wait_listening
+from bertgpt import settings
 from bertgpt.errors import ConfigError
+from bertgpt.settings import Settings
 from bertgpt.ui import serving
 
 SPACE = {"SPACE_ID": "teacher/bertgpt", "SYSTEM": "spaces"}
@@ -25,28 +27,33 @@ SPACE = {"SPACE_ID": "teacher/bertgpt", "SYSTEM": "spaces"}
     ({**SPACE, "GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7860"}, {}),
 ])
 def test_bind(env, expected):
-    assert serving.bind(env) == expected
+    assert serving.bind(Settings.from_env(env)) == expected
 
 
 @pytest.mark.parametrize("port", ["http", "0", "70000"])
 def test_a_bad_port_alias_says_what_to_write(port):
     with pytest.raises(ConfigError, match="BERTGPT_PORT"):
-        serving.bind({"BERTGPT_PORT": port})
+        serving.bind(Settings.from_env({"BERTGPT_PORT": port}))
 
 
 def test_mcp_and_login_switches():
-    assert not serving.mcp_enabled({})
-    assert serving.mcp_enabled(SPACE)                            # on for a Space
-    assert not serving.mcp_enabled({**SPACE, "GRADIO_MCP_SERVER": "false"})
-    assert serving.mcp_enabled({"GRADIO_MCP_SERVER": "True"})
+    def mcp(env):
+        return serving.mcp_enabled(Settings.from_env(env))
+
+    def login(env):
+        return serving.login_enabled(Settings.from_env(env))
+    assert not mcp({})
+    assert mcp(SPACE)                                            # on for a Space
+    assert not mcp({**SPACE, "GRADIO_MCP_SERVER": "false"})
+    assert mcp({"GRADIO_MCP_SERVER": "True"})
     with pytest.raises(ConfigError, match="GRADIO_MCP_SERVER"):
-        serving.mcp_enabled({"GRADIO_MCP_SERVER": "maybe"})
-    assert not serving.login_enabled({})
-    assert not serving.login_enabled(SPACE)                      # a Space without hf_oauth
-    assert serving.login_enabled({**SPACE, "OAUTH_CLIENT_ID": "abc"})   # hf_oauth: true
-    assert not serving.login_enabled({**SPACE, "OAUTH_CLIENT_ID": "abc", "BERTGPT_LOGIN": "0"})
-    assert not serving.login_enabled({"OAUTH_CLIENT_ID": "abc"})  # not a Space: mocked only
-    assert serving.login_enabled({"BERTGPT_LOGIN": "1"})
+        mcp({"GRADIO_MCP_SERVER": "maybe"})
+    assert not login({})
+    assert not login(SPACE)                                      # a Space without hf_oauth
+    assert login({**SPACE, "OAUTH_CLIENT_ID": "abc"})            # hf_oauth: true
+    assert not login({**SPACE, "OAUTH_CLIENT_ID": "abc", "BERTGPT_LOGIN": "0"})
+    assert not login({"OAUTH_CLIENT_ID": "abc"})                 # not a Space: mocked only
+    assert login({"BERTGPT_LOGIN": "1"})
 
 
 def test_the_browser_state_secret_is_the_same_for_every_launch(monkeypatch):
@@ -60,6 +67,7 @@ def test_the_browser_state_secret_is_the_same_for_every_launch(monkeypatch):
     first = secret()
     assert first and first == secret()      # a restart can read what the last launch stored
     monkeypatch.setenv("BERTGPT_BROWSER_SECRET", "our-own")
+    settings.reset()
     assert secret() == ["our-own"] * len(first)
 
 
@@ -76,6 +84,7 @@ def test_the_login_button_is_there_on_a_space_with_oauth(monkeypatch):
         monkeypatch.setenv(key, value)
         if key in oauth:  # gradio.oauth read them when it was imported
             monkeypatch.setattr(gradio.oauth, key, value)
+    settings.reset()
     assert len([b for b in build_app().blocks.values() if isinstance(b, gr.LoginButton)]) == 1
 
 

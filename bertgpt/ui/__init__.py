@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
+from .. import settings
 from . import i18n, serving
 from .common import guard_inputs, lesson
 
@@ -45,8 +46,6 @@ _ERRATA_JS = """() => {
     go(); setTimeout(go, 1000);               // again once the lesson panels have settled
   }, 250);
 }"""
-
-SESSION_TTL = int(os.environ.get("BERTGPT_SESSION_TTL", 3600))  # seconds a session's models live
 
 
 def _coerce(component, raw: str):
@@ -107,7 +106,7 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title="bertgpt: BERT & GPT pre-training", delete_cache=(3600, 3600)) as demo:
         # The session's own trained models: arch -> checkpoint.Loaded. Starts as None
         # (a State's default is deep-copied per session; a model must never be in it).
-        own = gr.State(None, time_to_live=SESSION_TTL)
+        own = gr.State(None, time_to_live=settings.current().bertgpt_session_ttl)
         ctx = SimpleNamespace(own=own, demo=demo)
         with gr.Row():
             gr.Markdown(HEADER)
@@ -166,19 +165,20 @@ def launch(demo: gr.Blocks | None = None, **overrides):
     """Launch with the settings a class needs: an upload cap, no monitoring page, the
     address and port from Gradio's variables (serving.py), and the MCP server if asked."""
     demo = demo or build_app()
-    settings = dict(max_file_size="10mb", enable_monitoring=False,
-                    footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS,
-                    mcp_server=serving.mcp_enabled())
-    settings.update(serving.bind())
-    settings.update(overrides)
-    block = not settings.pop("prevent_thread_lock", False)
-    if not settings["enable_monitoring"]:
+    options = dict(max_file_size="10mb", enable_monitoring=False,
+                   footer_links=["api", "gradio"], theme=gr.themes.Soft(), css=CSS,
+                   mcp_server=serving.mcp_enabled())
+    options.update(serving.bind())
+    options.update(overrides)
+    block = not options.pop("prevent_thread_lock", False)
+    if not options["enable_monitoring"]:
         # After every event Gradio's queue rebuilds a pandas summary of all past events
         # (up to 10,000) for its monitoring page, under the interpreter lock: a class's
         # clicks got slower the longer the class ran. With the page off, never rebuild it.
+        # (A write that configures Gradio, which reads it itself: not one of our settings.)
         os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
-    demo.queue(max_size=int(os.environ.get("BERTGPT_QUEUE", 200)),
-               default_concurrency_limit=int(os.environ.get("BERTGPT_CONCURRENCY", 4)))
+    env = settings.current()
+    demo.queue(max_size=env.bertgpt_queue, default_concurrency_limit=env.bertgpt_concurrency)
     from . import gpu, worker
     if worker.enabled() and not gpu.zero_gpu():
         worker.warm()  # the training process's fork server imports torch now, not at Train
@@ -187,7 +187,7 @@ def launch(demo: gr.Blocks | None = None, **overrides):
     threading.Thread(target=_warm_tasks, name="bertgpt-warm-tasks").start()
     # Gradio builds the MCP tool table while it launches, so launch without blocking,
     # narrow the table, then block as Gradio itself would have.
-    result = demo.launch(prevent_thread_lock=True, **settings)
+    result = demo.launch(prevent_thread_lock=True, **options)
     serving.limit_mcp_tools(demo)
     if block:
         demo.block_thread()

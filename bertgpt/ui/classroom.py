@@ -13,18 +13,18 @@ import os
 import threading
 from itertools import count
 
-TRAIN_SLOTS = int(os.environ.get("BERTGPT_TRAIN_CONCURRENCY", 1))  # runs at once
-TRAIN_QUEUE = int(os.environ.get("BERTGPT_TRAIN_QUEUE", 10))        # runs that may wait
+from .. import settings
 
 
 def train_threads(cores: int | None = None) -> int:
     """CPU threads for one training run. On a small class server one core is kept for
     the other tabs: a run that takes every core makes each click elsewhere wait for the
     OS to schedule it (BERTGPT_TRAIN_THREADS overrides)."""
-    if os.environ.get("BERTGPT_TRAIN_THREADS"):
-        return max(1, int(os.environ["BERTGPT_TRAIN_THREADS"]))
+    env = settings.current()
+    if env.bertgpt_train_threads is not None:
+        return max(1, env.bertgpt_train_threads)
     cores = cores or os.cpu_count() or 1
-    return max(1, (cores - 1) // max(TRAIN_SLOTS, 1))
+    return max(1, (cores - 1) // max(env.bertgpt_train_concurrency, 1))
 
 
 class ClassBusy(Exception):
@@ -43,9 +43,10 @@ class TrainGate:
 
     join() -> ticket, or ClassBusy when the line is full; wait(ticket, timeout) -> True
     once the ticket may train; position(ticket): 0 while training, N = N-th in line;
-    leave(ticket) when the run is over or abandoned (any state; twice is harmless)."""
+    leave(ticket) when the run is over or abandoned (any state; twice is harmless).
+    The app passes BERTGPT_TRAIN_CONCURRENCY and BERTGPT_TRAIN_QUEUE (settings.py)."""
 
-    def __init__(self, slots: int = TRAIN_SLOTS, max_waiting: int = TRAIN_QUEUE):
+    def __init__(self, slots: int, max_waiting: int):
         self.slots, self.max_waiting = max(1, slots), max(0, max_waiting)
         self._cond = threading.Condition()
         self._ids = count(1)

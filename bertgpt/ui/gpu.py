@@ -20,12 +20,8 @@ import threading
 import time
 import uuid
 
-# Caps that keep a class fair; a host with more to spare raises them with env vars. On
-# ZeroGPU a visitor's daily GPU quota is minutes, so a run defaults to at most 60 s there.
-_ON_ZERO = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
-MAX_STEPS = int(os.environ.get("BERTGPT_MAX_STEPS", 2000))
-MAX_SECONDS = float(os.environ.get("BERTGPT_MAX_SECONDS", 60 if _ON_ZERO else 120))
-MAX_TRAIN_BYTES = int(os.environ.get("BERTGPT_MAX_TRAIN_BYTES", 2_000_000))
+from .. import settings
+
 TICK = 0.5          # seconds between updates sent to the browser (~2 per second)
 PROBE_EVERY = 3.0   # seconds between probes of the models being trained
 PROBE_TOKENS = 12   # new tokens in each GPT probe
@@ -76,7 +72,7 @@ class StopFlag:
 
 def zero_gpu() -> bool:
     """True on a ZeroGPU Space: `spaces` imports and SPACES_ZERO_GPU is set."""
-    if os.environ.get("SPACES_ZERO_GPU", "").lower() not in ("1", "t", "true"):
+    if not settings.current().spaces_zero_gpu:
         return False
     try:
         import spaces  # noqa: F401
@@ -104,7 +100,8 @@ def describe() -> str:
 def duration(spec: dict, stop=None) -> int:
     """Seconds of GPU to ask ZeroGPU for: the run's budget plus set-up and the last eval.
     Shorter requests queue faster, so never ask for more than the run can use."""
-    return int(math.ceil(min(float(spec["seconds"]), MAX_SECONDS))) + 30
+    cap = settings.current().bertgpt_max_seconds
+    return int(math.ceil(min(float(spec["seconds"]), cap))) + 30
 
 
 def trainer():

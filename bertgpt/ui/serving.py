@@ -7,14 +7,13 @@ older `BERTGPT_HOST` / `BERTGPT_PORT` are aliases, used only when Gradio's are u
 value passed to `launch()` would override the environment, so nothing here is passed
 unless the environment left it open.
 
-Every function takes the environment as an argument, so a test can hand it a dict.
+Every function takes the environment as parsed `Settings` (settings.py), this process's
+by default, so a test can hand it `Settings.from_env({...})`.
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
-from ..errors import ConfigError
+from .. import settings
+from ..settings import Settings
 
 SPACE_PORT = 7860  # the port a Space's proxy forwards to (its `app_port` default)
 
@@ -24,73 +23,50 @@ SPACE_PORT = 7860  # the port a Space's proxy forwards to (its `app_port` defaul
 MCP_ENDPOINTS = ("tokenize", "mask", "pairs", "masks", "attention", "params", "fill_mask",
                  "next_token")
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
-
-def _flag(env: Mapping[str, str], name: str) -> bool | None:
-    """An on/off variable: True, False, or None when unset; a clear error otherwise."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    if raw.strip().lower() in _TRUE:
-        return True
-    if raw.strip().lower() in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r}: write true or false.")
-
-
-def on_space(env: Mapping[str, str] = os.environ) -> bool:
-    """Running as a Hugging Face Space (the Space runtime sets SYSTEM and SPACE_ID)."""
-    return env.get("SYSTEM") == "spaces" or bool(env.get("SPACE_ID"))
-
-
-def bind(env: Mapping[str, str] = os.environ) -> dict:
+def bind(env: Settings | None = None) -> dict:
     """`server_name` / `server_port` for launch(), only where Gradio's variables are unset:
     then BERTGPT_HOST / BERTGPT_PORT, then what a Space expects (0.0.0.0:7860). With
     nothing set, Gradio's defaults hold (127.0.0.1, the first free port from 7860)."""
+    env = env or settings.current()
     out: dict = {}
-    if not env.get("GRADIO_SERVER_NAME"):
-        if env.get("BERTGPT_HOST"):
-            out["server_name"] = env["BERTGPT_HOST"]
-        elif on_space(env):
+    if not env.gradio_server_name:
+        if env.bertgpt_host:
+            out["server_name"] = env.bertgpt_host
+        elif env.on_space():
             out["server_name"] = "0.0.0.0"
-    if not env.get("GRADIO_SERVER_PORT"):
-        raw = env.get("BERTGPT_PORT")
-        if raw:
-            try:
-                port = int(raw)
-            except ValueError:
-                port = -1
-            if not 1 <= port <= 65535:
-                raise ConfigError(f"BERTGPT_PORT={raw!r}: write a port number from 1 to 65535.")
-            out["server_port"] = port
-        elif on_space(env):
+    if not env.gradio_server_port:
+        if env.bertgpt_port is not None:  # checked to be 1-65535 by Settings.from_env
+            out["server_port"] = env.bertgpt_port
+        elif env.on_space():
             out["server_port"] = SPACE_PORT
     return out
 
 
-def mcp_enabled(env: Mapping[str, str] = os.environ) -> bool:
+def mcp_enabled(env: Settings | None = None) -> bool:
     """Gradio's GRADIO_MCP_SERVER decides; unset, the MCP server is on for a Space (its
     README tags it `mcp-server`) and off everywhere else."""
-    flag = _flag(env, "GRADIO_MCP_SERVER")
-    return on_space(env) if flag is None else flag
+    env = env or settings.current()
+    return env.on_space() if env.gradio_mcp_server is None else env.gradio_mcp_server
 
 
-def login_enabled(env: Mapping[str, str] = os.environ) -> bool:
+def login_enabled(env: Settings | None = None) -> bool:
     """Show "Sign in with Hugging Face": BERTGPT_LOGIN decides; unset, it shows on a Space
     with OAuth (`hf_oauth: true` makes the Space runtime set OAUTH_CLIENT_ID). Off a Space
     Gradio only mocks the sign-in, with the machine's own Hugging Face token, so there it
     shows only when BERTGPT_LOGIN asks for it."""
-    flag = _flag(env, "BERTGPT_LOGIN")
-    return on_space(env) and bool(env.get("OAUTH_CLIENT_ID")) if flag is None else flag
+    env = env or settings.current()
+    if env.bertgpt_login is None:
+        return env.on_space() and bool(env.oauth_client_id)
+    return env.bertgpt_login
 
 
-def browser_secret(env: Mapping[str, str] = os.environ) -> str:
+def browser_secret(env: Settings | None = None) -> str:
     """The key gr.BrowserState encrypts the stored language choice with. Gradio draws a
     random one per launch when none is given, so every restart forgot each browser's
     choice. The value kept is only "en" or "ko", so a fixed key hides nothing worth
     hiding; an operator who stores more can set BERTGPT_BROWSER_SECRET."""
-    return env.get("BERTGPT_BROWSER_SECRET") or "bertgpt-browser-state"
+    return (env or settings.current()).bertgpt_browser_secret
 
 
 def limit_mcp_tools(demo, endpoints=MCP_ENDPOINTS) -> list[str]:

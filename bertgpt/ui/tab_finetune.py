@@ -11,12 +11,11 @@ import time
 import gradio as gr
 import torch
 
-from .. import finetune as ft, prompting, tasks
+from .. import finetune as ft, prompting, settings, tasks
 from ..assets import bundled
 from . import worker
 from .common import PALETTE, check_text, friendly, friendly_gen, get_model
 from .plots_live import BASE, _axis, as_plot
-from .tab_train import TRAIN_CONCURRENCY
 
 ID = "finetune"
 LABEL = "Fine-tune"
@@ -354,10 +353,11 @@ def build(ctx) -> dict:
                 queue=False, show_progress="hidden")
     run = go.click(finetune_both, [task, source, csv_box, examples, steps, freeze, seed, ctx.own],
                    [status, curve, tuned], api_name="finetune", concurrency_id="train",
-                   concurrency_limit=TRAIN_CONCURRENCY)
+                   concurrency_limit=settings.current().bertgpt_train_concurrency)
     swept = sweep_btn.click(sweep, [task, source, csv_box, steps, freeze, seed, ctx.own],
                             [status, table, sweep_plot], api_name="finetune_sweep",
-                            concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
+                            concurrency_id="train",
+                            concurrency_limit=settings.current().bertgpt_train_concurrency)
     stop.click(None, None, None, cancels=[run, swept])
     gr.on([look.click, text.submit], inspect, [text, question, tuned],
           [probs, spans, tags, detail], api_name="finetune_inspect")

@@ -12,7 +12,6 @@ waits for the run to finish and hands the model over, so nothing is lost either 
 from __future__ import annotations
 
 import contextvars
-import os
 import re
 import shutil
 import tempfile
@@ -23,8 +22,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from .. import settings
 from ..errors import BertGptError
-from . import SESSION_TTL, classroom, gpu
+from . import classroom, gpu
 from . import train_view as view
 
 ID = "train"
@@ -45,7 +45,6 @@ ARCHS = [("BERT", "bert"), ("GPT", "gpt"), ("Both, side by side", "both")]
 CORPORA = [("World corpus (bundled)", "world"), ("Paste text", "paste"),
            ("Upload a UTF-8 .txt", "upload")]
 LIMITS = [("Time budget", "time"), ("Number of steps", "steps")]
-TRAIN_CONCURRENCY = int(os.environ.get("BERTGPT_TRAIN_CONCURRENCY", 1))  # runs at once
 STOP_WAIT = 60.0  # seconds Stop waits for the loop's last step and validation
 
 
@@ -128,7 +127,7 @@ def _zip(models: dict) -> str | None:
     base = Path(tempfile.gettempdir()) / "bertgpt-runs"
     base.mkdir(exist_ok=True)
     for old in base.iterdir():
-        if time.time() - old.stat().st_mtime > SESSION_TTL:
+        if time.time() - old.stat().st_mtime > settings.current().bertgpt_session_ttl:
             shutil.rmtree(old, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     for arch, loaded in models.items():
@@ -162,11 +161,11 @@ def _corpus(corpus, world_k, pasted, upload, seed) -> tuple[str, dict]:
             size = int(min(max(float(world_k or 200), 20), 2000) * 1000)
             return generate_world(seed=int(seed), size=size), gpu.WORLD_PROBES
         if corpus == "paste":
-            text = load_text(pasted or "", max_bytes=gpu.MAX_TRAIN_BYTES)
+            text = load_text(pasted or "", max_bytes=settings.current().bertgpt_max_train_bytes)
         elif corpus == "upload":
             if not upload:
                 raise gr.Error("Choose a UTF-8 .txt file to upload first (or pick another corpus).")
-            text = load_text(Path(upload), max_bytes=gpu.MAX_TRAIN_BYTES)
+            text = load_text(Path(upload), max_bytes=settings.current().bertgpt_max_train_bytes)
         else:
             raise gr.Error(f"Unknown corpus {corpus!r}: pick world, paste or upload.")
     except BertGptError as e:
@@ -190,14 +189,16 @@ def make_spec(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps
     except (TypeError, ValueError):
         raise gr.Error("Seconds, steps, batch size, learning rate and seed must be "
                        "numbers.") from None
+    env = settings.current()
+    max_steps, max_seconds = env.bertgpt_max_steps, env.bertgpt_max_seconds
     if limit == "time":
-        if not 1 <= seconds <= gpu.MAX_SECONDS:
-            raise gr.Error(f"The time budget must be between 1 and {gpu.MAX_SECONDS:g} seconds.")
-        steps = gpu.MAX_STEPS
+        if not 1 <= seconds <= max_seconds:
+            raise gr.Error(f"The time budget must be between 1 and {max_seconds:g} seconds.")
+        steps = max_steps
     elif limit == "steps":
-        if not 1 <= steps <= gpu.MAX_STEPS:
-            raise gr.Error(f"Steps must be between 1 and {gpu.MAX_STEPS}.")
-        seconds = gpu.MAX_SECONDS  # a steps run is still capped in time
+        if not 1 <= steps <= max_steps:
+            raise gr.Error(f"Steps must be between 1 and {max_steps}.")
+        seconds = max_seconds  # a steps run is still capped in time
     else:
         raise gr.Error("Choose a time budget or a number of steps.")
     if not 1 <= batch <= 256 or not 0 < lr < 1:
@@ -221,12 +222,16 @@ def _merge(own: dict | None, run: Run) -> dict | None:
 
 
 def build(ctx) -> dict:
+    env = settings.current()
+    max_steps, max_seconds = env.bertgpt_max_steps, env.bertgpt_max_seconds
     job = gpu.trainer()
-    gate = classroom.TrainGate(TRAIN_CONCURRENCY, classroom.TRAIN_QUEUE)  # this app's line
+    # This app's line of training runs.
+    gate = classroom.TrainGate(env.bertgpt_train_concurrency, env.bertgpt_train_queue)
     sizes = [(label, name) for name, (label, _, big) in SIZES.items() if gpu.has_gpu() or not big]
     gr.Markdown(f"**Training runs on:** {gpu.describe()}.  \nCaps per run: "
-                f"{gpu.MAX_STEPS} steps, {gpu.MAX_SECONDS:g} s, "
-                f"{gpu.MAX_TRAIN_BYTES // 1000:,} kB of text; {TRAIN_CONCURRENCY} run(s) at a "
+                f"{max_steps} steps, {max_seconds:g} s, "
+                f"{env.bertgpt_max_train_bytes // 1000:,} kB of text; "
+                f"{env.bertgpt_train_concurrency} run(s) at a "
                 "time, the others queue.")
     with gr.Row():
         arch = gr.Radio(ARCHS, value="gpt", label="Model")
@@ -236,14 +241,14 @@ def build(ctx) -> dict:
         world_k = gr.Slider(20, 2000, value=200, step=10,
                             label="World corpus size (thousand characters)")
     pasted = gr.Textbox(lines=6, label="Your text (separate documents with a blank line)",
-                        visible=False, max_length=gpu.MAX_TRAIN_BYTES)
+                        visible=False, max_length=env.bertgpt_max_train_bytes)
     upload = gr.File(file_types=[".txt"], type="filepath", label="A UTF-8 .txt file",
                      visible=False)
     with gr.Row():
         limit = gr.Radio(LIMITS, value="time", label="Train for")
-        seconds = gr.Slider(2, gpu.MAX_SECONDS, value=min(30, gpu.MAX_SECONDS), step=1,
+        seconds = gr.Slider(2, max_seconds, value=min(30, max_seconds), step=1,
                             label="Seconds")
-        steps = gr.Slider(5, gpu.MAX_STEPS, value=min(300, gpu.MAX_STEPS), step=5,
+        steps = gr.Slider(5, max_steps, value=min(300, max_steps), step=5,
                           label="Steps", visible=False)
     with gr.Accordion("More settings", open=False):
         with gr.Row():
@@ -258,7 +263,7 @@ def build(ctx) -> dict:
     plot = gr.Plot(label="Loss")
     probes = gr.Markdown()
     download = gr.File(label="Checkpoint of your models (zip)", interactive=False)
-    run_state = gr.State(None, time_to_live=SESSION_TTL, delete_callback=_forget)
+    run_state = gr.State(None, time_to_live=env.bertgpt_session_ttl, delete_callback=_forget)
 
     def show_corpus(choice):
         return (gr.update(visible=choice == "world"), gr.update(visible=choice == "paste"),

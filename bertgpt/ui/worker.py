@@ -23,6 +23,7 @@ import queue
 import threading
 import traceback
 
+from .. import settings
 from ..errors import BertGptError
 
 _ctx = None
@@ -31,7 +32,7 @@ PRELOAD = ["torch", "bertgpt.ui.gpu"]
 
 
 def enabled() -> bool:
-    return os.environ.get("BERTGPT_TRAIN_PROCESS", "1") != "0"
+    return settings.current().bertgpt_train_process
 
 
 def context():
@@ -85,9 +86,6 @@ def warm() -> None:
     threading.Thread(target=start, daemon=True, name="bertgpt-warm-worker").start()
 
 
-NICE = int(os.environ.get("BERTGPT_TRAIN_NICE", 10))
-
-
 def _child(fn, args, kwargs, out, threads: int, nice: int = 0) -> None:
     """In the child: run the generator, send each item pickled (tensors by value: the
     parent may read them after this process is gone), then "end", or the error as text."""
@@ -123,7 +121,8 @@ def iterate(fn, *args, stop=None, threads: int = 1, nice: int | None = None, **k
     ctx = context()
     out = ctx.Queue()
     proc = ctx.Process(target=_child,
-                       args=(fn, args, kwargs, out, threads, NICE if nice is None else nice),
+                       args=(fn, args, kwargs, out, threads,
+                             settings.current().bertgpt_train_nice if nice is None else nice),
                        daemon=True, name="bertgpt-worker")
     _start(proc)
     finished = False
@@ -165,7 +164,7 @@ class InOwnProcess:
 
     def __init__(self, job, threads: int = 1, nice: int | None = None):
         self.job, self.threads = job, threads
-        self.nice = NICE if nice is None else nice
+        self.nice = settings.current().bertgpt_train_nice if nice is None else nice
 
     def __call__(self, spec: dict, stop=None):
         return iterate(self.job, spec, stop, stop=stop, threads=self.threads, nice=self.nice)
