@@ -15,8 +15,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import os
 import sys
+
+from . import settings
 
 # mallopt(3) parameter numbers (malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -28,7 +29,7 @@ TRIM_THRESHOLD = 256 << 20
 @functools.cache
 def keep_freed_memory() -> bool:
     """Tune malloc once per process; True if it was tuned."""
-    if not sys.platform.startswith("linux") or os.environ.get("BERTGPT_MALLOC_TUNE") == "0":
+    if not sys.platform.startswith("linux") or not settings.current().bertgpt_malloc_tune:
         return False
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import settings
 from .errors import BertGptError
 
 
@@ -104,7 +105,7 @@ def cmd_train(args):
         if ev["type"] == "done":
             done = ev
             break
-        if os.environ.get("RANK", "0") != "0":
+        if settings.current().rank != 0:
             continue
         if args.json:
             print(json.dumps(ev), flush=True)

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlparse
 
-from . import checkpoint
+from . import checkpoint, settings
 from .errors import BertGptError, CheckpointError
 # The folder reader lives in hf_folder.py; its entry points stay reachable as hub.<name>.
 from .hf_folder import (EXTRAS, TOKENIZERS, WEIGHTS, assemble, load_folder,  # noqa: F401
@@ -69,29 +69,31 @@ def handles(source) -> bool:
 
 
 # ------------------------------------------------------------------- the Hub and its cache
+# huggingface_hub reads its variables once, when it is imported (gradio imports it early).
+# These three take them from settings.current() instead and pass them to every call, so
+# what this process's settings say is what the Hub calls use; a test that changes the
+# variables calls settings.reset() (tests/conftest.py does it before each test).
 def offline() -> bool:
-    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE), read now: huggingface_hub reads it once
-    at import, and a test or a server may set it later."""
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE); unset, huggingface_hub's own reading."""
     from huggingface_hub import constants
-    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-    if env is not None:
-        return env.strip().upper() in ("1", "ON", "YES", "TRUE")
-    return bool(constants.HF_HUB_OFFLINE)
+    flag = settings.current().hub_offline()
+    return bool(constants.HF_HUB_OFFLINE) if flag is None else flag
 
 
 def cache_dir() -> str:
-    """The Hub cache folder, from the environment as it is now (HF_HUB_CACHE, HF_HOME)."""
+    """The Hub cache folder: HF_HUB_CACHE, else HF_HOME/hub, else huggingface_hub's."""
     from huggingface_hub import constants
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
+    env = settings.current()
+    if env.hf_hub_cache:
+        return env.hf_hub_cache
+    if env.hf_home:
+        return os.path.join(env.hf_home, "hub")
     return constants.HF_HUB_CACHE
 
 
 def endpoint() -> str:
     from huggingface_hub import constants
-    return os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    return settings.current().hf_endpoint or constants.ENDPOINT
 
 
 def reachable(timeout: float = 3.0) -> bool:
@@ -244,10 +246,7 @@ _models: OrderedDict = OrderedDict()
 
 
 def capacity() -> int:
-    try:
-        return max(1, int(os.environ.get("BERTGPT_REAL_MODELS", 2)))
-    except ValueError:
-        return 2
+    return max(1, settings.current().bertgpt_real_models)
 
 
 def shared(name: str):

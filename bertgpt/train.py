@@ -8,13 +8,12 @@ prediction. Validation is the last part of the text (10% unless told otherwise).
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 
 import torch
 
-from . import fastpath
+from . import fastpath, settings
 from .allocator import keep_freed_memory
 from .data import BertData, GPTData, split_text
 from .errors import ConfigError
@@ -128,7 +127,7 @@ class _Objective(torch.nn.Module):
 
 def distributed() -> tuple[int, int]:
     """(rank, world size); joins the process group when started by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = settings.current().world_size
     if world <= 1:
         return 0, 1
     import torch.distributed as dist
@@ -147,7 +146,7 @@ def run(model, data, cfg: TrainConfig, stop=None):
     device = pick_device(cfg.device)
     if device.type == "cuda":
         if world > 1:
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            device = torch.device("cuda", settings.current().local_rank)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     else:

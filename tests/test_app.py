@@ -11,6 +11,7 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
+from bertgpt import settings  # noqa: E402
 from bertgpt.assets import bundled, world_tokenizer  # noqa: E402
 from bertgpt.corpus import world_documents  # noqa: E402
 from bertgpt.mlm import mask_text  # noqa: E402
@@ -281,6 +282,7 @@ def test_real_checkpoint_offline_is_a_clear_error(client, monkeypatch, tmp_path)
     process, where the app runs) the answer is the reason, not a stack trace."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never download in a test
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    settings.reset()  # the app runs in this process: its next Hub lookup reads these
     with pytest.raises(AppError, match="'bert-base-uncased' is not in the Hugging Face cache"):
         client.predict("the capital of france is [MASK] .", 5, "bert-base-uncased",
                        api_name="/fill_mask")

@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("huggingface_hub")
 
 import bertgpt  # noqa: E402
-from bertgpt import cli, hub  # noqa: E402
+from bertgpt import cli, hub, settings  # noqa: E402
 from bertgpt.corpus import generate_world  # noqa: E402
 from bertgpt.errors import CheckpointError  # noqa: E402
 from bertgpt.sampling import fill_mask, generate  # noqa: E402
@@ -75,6 +75,7 @@ def no_hub(tmp_path, monkeypatch):
     """An empty Hub cache, downloads off, and the shared cache emptied after the test."""
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings.reset()
     yield tmp_path / "hf-cache"
     hub._models.clear()
 
@@ -179,6 +180,7 @@ def _closed_port() -> int:
 def test_load_with_no_network_fails_fast_and_says_offline(no_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    settings.reset()
     start = time.perf_counter()
     with pytest.raises(CheckpointError, match="offline: .* cannot be reached"):
         bertgpt.load("gpt2-medium")
@@ -209,6 +211,7 @@ def test_a_cached_hub_model_loads_offline(real, no_hub):
 
 def test_shared_cache_is_bounded_and_read_only(real, no_hub, monkeypatch):
     monkeypatch.setenv("BERTGPT_REAL_MODELS", "1")
+    settings.reset()
     _put_in_cache(no_hub, "gpt2", real["gpt-st"])
     _put_in_cache(no_hub, "google-bert/bert-base-uncased", real["bert-st"])
     first = hub.shared("gpt2")
@@ -217,6 +220,7 @@ def test_shared_cache_is_bounded_and_read_only(real, no_hub, monkeypatch):
     bert = hub.shared("google-bert/bert-base-uncased")
     assert hub.held() == ["google-bert/bert-base-uncased"] and bert.cfg.arch == "bert"
     monkeypatch.setenv("BERTGPT_REAL_MODELS", "2")
+    settings.reset()
     hub.shared("gpt2")
     assert hub.held() == ["google-bert/bert-base-uncased", "gpt2"]
     with pytest.raises(CheckpointError, match="not in the Hugging Face cache"):

@@ -1,8 +1,10 @@
 """bertgpt/settings.py: every environment variable parsed in one place, with its default
-and a one-line error for a bad value."""
+and a one-line error for a bad value, and no other module reading the environment."""
 from __future__ import annotations
 
+import ast
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,7 @@ from bertgpt import settings
 from bertgpt.errors import ConfigError
 from bertgpt.settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 VARIABLES = {f.name.upper() for f in dataclasses.fields(Settings)}
 
 INTEGERS = ["BERTGPT_QUEUE", "BERTGPT_CONCURRENCY", "BERTGPT_SESSION_TTL",
@@ -115,6 +118,20 @@ def test_hub_offline_precedence(env, offline):
     assert Settings.from_env(env).hub_offline() is offline
 
 
+def test_the_hub_cache_folder_precedence(monkeypatch):
+    from huggingface_hub import constants
+    from bertgpt import hub
+    for name in ("HF_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    assert hub.cache_dir() == constants.HF_HUB_CACHE
+    monkeypatch.setenv("HF_HOME", "/home-of-hf")
+    settings.reset()
+    assert hub.cache_dir() == "/home-of-hf/hub"
+    monkeypatch.setenv("HF_HUB_CACHE", "/the-cache")
+    settings.reset()
+    assert hub.cache_dir() == "/the-cache"
+
+
 # ------------------------------------------------------------------- once per process
 def test_current_reads_the_environment_once_until_reset(monkeypatch):
     monkeypatch.setenv("BERTGPT_MAX_STEPS", "11")
@@ -145,3 +162,26 @@ def test_from_env_reads_exactly_one_variable_per_field():
     Settings.from_env(env)
     assert sorted(set(env.read)) == sorted(VARIABLES)
 
+
+# ------------------------------------------------------------------- the docs, the code
+def _reads_the_environment(node: ast.AST, parents: dict) -> bool:
+    """os.environ (or os.getenv) used for anything but a setdefault() that configures a
+    library, such as Gradio's GRADIO_ANALYTICS_CACHE_FREQUENCY."""
+    if isinstance(node, ast.Attribute) and node.attr == "getenv":
+        return True
+    if not (isinstance(node, ast.Attribute) and node.attr == "environ"):
+        return False
+    parent = parents.get(node)
+    return not (isinstance(parent, ast.Attribute) and parent.attr == "setdefault")
+
+
+def test_no_module_but_settings_reads_the_environment():
+    found = []
+    for path in sorted((ROOT / "bertgpt").rglob("*.py")):
+        if path.name == "settings.py" and path.parent.name == "bertgpt":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        found += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+                  if _reads_the_environment(node, parents)]
+    assert found == []
