@@ -8,6 +8,9 @@ naming the variable. `current()` is `from_env(os.environ)`, read once per proces
 server, a training process and the CLI each read their environment when they first need
 a setting, and no module reads `os.environ` itself. A test builds its own with
 `Settings.from_env({...})`, or changes the environment and calls `reset()`.
+
+docs/DEPLOY.md has the operator's table of these variables (tests/test_settings.py
+checks that it names exactly these fields).
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """bertgpt/settings.py: every environment variable parsed in one place, with its default
-and a one-line error for a bad value, and no other module reading the environment."""
+and a one-line error for a bad value; no other module reads the environment, and
+docs/DEPLOY.md's table names exactly these variables."""
 from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -164,6 +166,20 @@ def test_from_env_reads_exactly_one_variable_per_field():
 
 
 # ------------------------------------------------------------------- the docs, the code
+def test_deploy_md_has_exactly_these_variables_in_one_table():
+    lines = (ROOT / "docs" / "DEPLOY.md").read_text().splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("| variable |")]
+    assert len(heads) == 1, "one table of settings, headed | variable | default | ... |"
+    rows = []
+    for line in lines[heads[0] + 2:]:  # past the header and its |---| line
+        if not line.startswith("|"):
+            break
+        rows.append(line.split("|")[1])  # the variable column
+    documented = [name for row in rows for name in re.findall(r"`([A-Z_]+)`", row)]
+    assert len(documented) == len(set(documented)), "a variable has two rows"
+    assert sorted(documented) == sorted(VARIABLES)
+
+
 def _reads_the_environment(node: ast.AST, parents: dict) -> bool:
     """os.environ (or os.getenv) used for anything but a setdefault() that configures a
     library, such as Gradio's GRADIO_ANALYTICS_CACHE_FREQUENCY."""
