@@ -176,6 +176,7 @@ def train_job(spec: dict, stop=None):
     """
     import torch
 
+    from ..streams import round_robin
     from ..train import TrainConfig, pick_device
     cfg = TrainConfig(steps=int(spec["steps"]), time_budget=float(spec["seconds"]),
                       batch_size=int(spec.get("batch_size", 32)), lr=float(spec.get("lr", 3e-3)),
@@ -190,21 +191,20 @@ def train_job(spec: dict, stop=None):
         meta[arch] = {"vocab": tok.vocab_size, "params": sum(p.numel() for p in net.parameters()),
                       "config": net.cfg.to_dict()}
     prompts = spec.get("probes") or {}
-    events, done, probes = [], {}, {}
+    events, done, probes, reported = [], {}, {}, set()
     last_tick = last_probe = time.perf_counter()
     first_probe = True
     yield {"type": "tick", "events": [], "meta": meta, "probes": {}, "device": device}
-    while len(done) < len(runs):
-        for arch, (net, tok, loop) in runs.items():
-            if arch in done:
-                continue
-            event = next(loop)
-            if event["type"] == "done":
-                done[arch] = event
-            else:
-                events.append({"arch": arch, **event})
+    for arch, event in round_robin({arch: loop for arch, (_, _, loop) in runs.items()}):
+        if event["type"] == "done":
+            done[arch] = event
+        else:
+            events.append({"arch": arch, **event})
+            reported.add(arch)
         now = time.perf_counter()
-        if now - last_probe >= PROBE_EVERY or (first_probe and events):
+        # The first probe waits for an event from every model, so none is shown untrained
+        # beside one that has taken a step.
+        if now - last_probe >= PROBE_EVERY or (first_probe and len(reported) == len(runs)):
             probes = {a: _probe(a, r[0], r[1], prompts.get(a, [])) for a, r in runs.items()}
             last_probe, first_probe = time.perf_counter(), False
         if now - last_tick >= TICK:
