@@ -104,8 +104,8 @@ def cmd_train(args):
         if ev["type"] == "done":
             done = ev
             break
-        if os.environ.get("RANK", "0") != "0":
-            continue
+        if ev["type"] == "start" or os.environ.get("RANK", "0") != "0":
+            continue  # "start" holds the model itself: nothing to print
         if args.json:
             print(json.dumps(ev), flush=True)
         elif ev["type"] == "note":

@@ -128,6 +128,34 @@ def test_job_yields_only_picklable_cpu_values_and_models_rebuild():
     assert fill_mask(bert.model, bert.tokenizer, "the capital of france is [MASK] .")
 
 
+def _losses(events) -> dict:
+    """{arch: ([step losses], [validation losses])}; events with no "arch" are one run's."""
+    out = {}
+    for e in events:
+        mine = out.setdefault(e.get("arch"), ([], []))
+        if e["type"] == "step":
+            mine[0].append(e["loss"])
+        elif e["type"] == "eval":
+            mine[1].append(e["val_loss"])
+    return out
+
+
+def test_the_job_trains_exactly_as_train_train_does():
+    """The job runs train.train itself: for a seed, each model's losses are those of
+    train.train alone, also while two models take turns on one device."""
+    from bertgpt.train import TrainConfig, train
+    job_spec = spec(("bert", "gpt"), steps=6, seed=5)
+    items = list(gpu.train_job(job_spec))
+    job = _losses(e for i in items if i["type"] == "tick" for e in i["events"])
+    cfg = TrainConfig(steps=6, time_budget=60.0, batch_size=8, lr=3e-3, eval_every=3, seed=5,
+                      eval_batches=4, warmup=1)  # the job's warm-up: a tenth of the steps
+    for arch in ("bert", "gpt"):
+        alone = _losses(train(arch, job_spec["text"], vocab_size=300, model=TINY, cfg=cfg))
+        assert len(alone[None][0]) == 6 and len(alone[None][1]) == 2
+        assert job[arch] == alone[None], arch
+    assert job["bert"] != job["gpt"]
+
+
 def test_a_run_in_its_own_process_trains_stops_and_reports_errors():
     """The app's default on a CPU or CUDA host: the same job in a child process. Its items
     arrive as in-process ones do, Stop reaches it through the marker file, and a bad input

@@ -120,27 +120,6 @@ def trainer():
     return train_job
 
 
-def _setup(arch: str, text: str, spec: dict, cfg, stop):
-    """What `train.train` does before its loop, kept here so the probes can reach the
-    model while it trains (train() only hands the model over at the end)."""
-    import torch
-
-    from ..config import ModelConfig
-    from ..data import BertData, GPTData, split_text
-    from ..models import build
-    from ..tokenizer import train_tokenizer
-    from ..train import run
-    train_text, val_text = split_text(text, cfg.val_fraction)
-    tok = train_tokenizer("wordpiece" if arch == "bert" else "bpe", train_text,
-                          spec.get("vocab_size", 2000), model=arch)
-    mcfg = ModelConfig(arch, vocab_size=tok.vocab_size, **spec["model"])
-    data = (BertData if arch == "bert" else GPTData)(tok, train_text, val_text,
-                                                     mcfg.block_size, cfg)
-    torch.manual_seed(cfg.seed)
-    net = build(mcfg)
-    return net, tok, run(net, data, cfg, stop)
-
-
 def _probe(arch: str, net, tok, prompts: list[str]) -> list[dict]:
     """What the model says right now about the fixed probes (greedy, so it is repeatable)."""
     from ..errors import BertGptError
@@ -165,6 +144,14 @@ def _probe(arch: str, net, tok, prompts: list[str]) -> list[dict]:
     return out
 
 
+def _without_notes(events):
+    """A training loop's events less its "note" (the Train tab shows none), so that a
+    note takes no turn of its own and the loops keep stepping in the same order."""
+    for event in events:
+        if event["type"] != "note":
+            yield event
+
+
 def train_job(spec: dict, stop=None):
     """Train the models in `spec`, yielding only picklable values.
 
@@ -177,17 +164,20 @@ def train_job(spec: dict, stop=None):
     import torch
 
     from ..streams import round_robin
-    from ..train import TrainConfig, pick_device
+    from ..train import TrainConfig, pick_device, train
     cfg = TrainConfig(steps=int(spec["steps"]), time_budget=float(spec["seconds"]),
                       batch_size=int(spec.get("batch_size", 32)), lr=float(spec.get("lr", 3e-3)),
                       eval_every=int(spec.get("eval_every", 50)), seed=int(spec.get("seed", 0)),
                       eval_batches=int(spec.get("eval_batches", 4)),
                       warmup=min(50, max(1, int(spec["steps"]) // 10)))
     device = pick_device(cfg.device).type
-    runs, meta = {}, {}
+    loops, runs, meta = {}, {}, {}
     for arch in spec["archs"]:
-        net, tok, loop = _setup(arch, spec["text"], spec, cfg, stop)
-        runs[arch] = (net, tok, loop)
+        loop = train(arch, spec["text"], vocab_size=spec.get("vocab_size", 2000),
+                     model=spec["model"], cfg=cfg, stop=stop)
+        start = next(loop)  # the set-up: tokenizer, data, the seeded model
+        net, tok = start["model"], start["tokenizer"]  # stay here; the probes read them
+        loops[arch], runs[arch] = _without_notes(loop), (net, tok)
         meta[arch] = {"vocab": tok.vocab_size, "params": sum(p.numel() for p in net.parameters()),
                       "config": net.cfg.to_dict()}
     prompts = spec.get("probes") or {}
@@ -195,7 +185,7 @@ def train_job(spec: dict, stop=None):
     last_tick = last_probe = time.perf_counter()
     first_probe = True
     yield {"type": "tick", "events": [], "meta": meta, "probes": {}, "device": device}
-    for arch, event in round_robin({arch: loop for arch, (_, _, loop) in runs.items()}):
+    for arch, event in round_robin(loops):
         if event["type"] == "done":
             done[arch] = event
         else:
@@ -214,7 +204,7 @@ def train_job(spec: dict, stop=None):
     final_probes = {a: _probe(a, r[0], r[1], prompts.get(a, [])) for a, r in runs.items()}
     yield {"type": "tick", "events": events, "meta": meta, "probes": final_probes,
            "device": device}
-    for arch, (net, tok, _) in runs.items():
+    for arch, (net, tok) in runs.items():
         state = {k: v.detach().to("cpu", torch.float32) for k, v in net.state_dict().items()}
         yield {"type": "model", "arch": arch, "state_dict": state, "config": net.cfg.to_dict(),
                "tokenizer_json": tok.to_json(), "record": done[arch]["record"],
