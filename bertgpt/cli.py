@@ -105,8 +105,8 @@ def cmd_train(args):
         if ev["type"] == "done":
             done = ev
             break
-        if settings.current().rank != 0:
-            continue
+        if ev["type"] == "start" or settings.current().rank != 0:
+            continue  # "start" holds the model itself: nothing to print
         if args.json:
             print(json.dumps(ev), flush=True)
         elif ev["type"] == "note":

@@ -25,6 +25,7 @@ from . import tasks
 from .errors import ConfigError, TextError
 from .heads import QASpan, SequenceClassifier, TokenClassifier
 from .models import build
+from .streams import round_robin
 
 SIZES = (16, 64, 256, None)  # None = every training example (tasks.MAX_TRAIN at most)
 INITS = ("pre-trained", "scratch")
@@ -231,15 +232,11 @@ def compare(task: str, loaded, data: dict, *, n_examples: int | None = None,
     runs = {name: finetune(task, loaded, data, pretrained=name == INITS[0],
                            n_examples=n_examples, cfg=cfg, stop=stop) for name in INITS}
     done = {}
-    while len(done) < len(runs):
-        for name, run in runs.items():
-            if name in done:
-                continue
-            event = next(run)
-            if event["type"] == "done":
-                done[name] = event
-            else:
-                yield {"init": name, **event}
+    for name, event in round_robin(runs):
+        if event["type"] == "done":
+            done[name] = event
+        else:
+            yield {"init": name, **event}
     for name in INITS:
         yield {"init": name, **done[name]}
 

@@ -250,7 +250,10 @@ def train(arch: str, text: str, *, tokenizer=None, tokenizer_kind: str | None = 
 
     `model` holds ModelConfig overrides (n_layer, n_head, n_embd, block_size, ...).
     `init` continues training a checkpoint.Loaded (its model and tokenizer) instead.
-    The final "done" event also carries the tokenizer.
+    The first event, "start", hands over what was set up: the model the loop is about
+    to train (the object itself, so a caller can look at it between steps, as the app's
+    probes do), its tokenizer and the data's note. Like "done", which also carries the
+    tokenizer, it holds live objects: keep it in this process, do not print it as JSON.
     """
     from .config import ModelConfig
     from .tokenizer import train_tokenizer
@@ -274,10 +277,12 @@ def train(arch: str, text: str, *, tokenizer=None, tokenizer_kind: str | None = 
     net = build(mcfg)
     if init is not None:
         net.load_state_dict(init.model.state_dict())
-    if getattr(data, "note", ""):  # e.g. BERT with one document trains without NSP
-        yield {"type": "note", "message": data.note}
+    note = getattr(data, "note", "")  # e.g. BERT with one document trains without NSP
+    yield {"type": "start", "model": net, "tokenizer": tokenizer, "note": note}
+    if note:
+        yield {"type": "note", "message": note}
     for event in run(net, data, cfg, stop):
         if event["type"] == "done":
             event["tokenizer"] = tokenizer
-            event["record"]["note"] = getattr(data, "note", "")
+            event["record"]["note"] = note
         yield event

@@ -8,13 +8,15 @@ a tab has to answer; the dicts cost about 1 ms. The tests validate every builder
 with `to_plotly()`, so the dicts stay real plotly.
 
 Conventions, so a projected slide and a colour-blind student both read a figure: the
-Okabe-Ito palette (`PALETTE`), fonts of 14 px, and meaning never carried by colour alone
+Okabe-Ito palette (`PALETTE`), one base layout (`STYLE`, applied by `styled`, which the
+live charts in ui/ use too), fonts of 14 px, and meaning never carried by colour alone
 (a ✓/✗, a number or a word sits in every coloured cell or bar). Token axes are numeric
 with the tokens as tick text, so a token that occurs twice keeps two rows. Export: the
 plotly toolbar (hover a figure, click the camera) downloads a PNG.
 """
 from __future__ import annotations
 
+import copy
 import json
 import textwrap
 
@@ -34,6 +36,31 @@ DIVERGING = [[0, "#5E3C99"], [0.25, "#B2ABD2"], [0.5, "#F7F7F7"], [0.75, "#FDB86
              [1, "#E66101"]]
 LEGEND_LINE = f"{ROW_TITLE} · {COL_TITLE}"
 TWO = [[0, HIDDEN], [0.5, HIDDEN], [0.5, PALETTE["blue"]], [1, PALETTE["blue"]]]
+
+# The one base layout of every figure, explanatory and live: text readable on a projector,
+# a white ground, thin margins (each axis pushes them out as far as its labels need, see
+# `styled`), the title at the top left, and hover boxes that show a trace's whole name.
+STYLE = {"font": {"size": 14}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+         "hoverlabel": {"namelength": -1}, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+         "title": {"x": 0.01, "xanchor": "left", "yref": "container", "y": 1,
+                   "yanchor": "top", "pad": {"t": 14}}}
+GRID = "#E6E6E6"  # grid lines: light enough to stay behind the data
+
+
+def styled(layout: dict) -> dict:
+    """A figure's layout on top of STYLE. Its margin and title are merged into STYLE's
+    (a figure that sets only the left margin or the title text keeps the rest), and
+    every axis gets automargin, so no tick label is clipped, whatever the tokens."""
+    out = copy.deepcopy(STYLE)  # STYLE itself never changes, whatever a caller edits
+    for key, value in layout.items():
+        if key == "title" and isinstance(value, str):
+            value = {"text": value}
+        if key in ("margin", "title"):
+            value = {**out[key], **value}
+        out[key] = value
+    for key in [k for k in out if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]:
+        out[key] = {**out.get(key, {}), "automargin": True}
+    return out
 
 
 class Figure(dict):
@@ -64,16 +91,8 @@ def _fig(data: list, title: str = "", height: int = 420, subtitle: str = "", top
     if subtitle:
         title += f"<br><span style='font-size:13px'>{subtitle}</span>"
     t = (42 if title else 10) + (20 if subtitle else 0) + top
-    # Every axis pushes the side margins out as far as its labels need, so no tick label
-    # is clipped, whatever the tokens.
-    base = {"title": {"text": title, "x": 0.01, "xanchor": "left", "yref": "container",
-                      "y": 1, "yanchor": "top", "pad": {"t": 14}},
-            "height": height + top, "font": {"size": 14}, "paper_bgcolor": "white",
-            "plot_bgcolor": "white", "margin": {"l": 10, "r": 10, "t": t, "b": 10}}
-    base.update(layout)
-    base["margin"] = {**base["margin"], "t": t}
-    for key in [k for k in base if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]:
-        base[key] = {**base.get(key, {}), "automargin": True}
+    base = styled({"title": {"text": title}, "height": height + top, **layout})
+    base["margin"]["t"] = t  # room for the title and the labels above, whatever was asked
     return Figure(data=data, layout=base)
 
 
@@ -241,7 +260,7 @@ def prediction_bars(panels: list[dict], title: str = "") -> Figure:
         top = 1 - (r - 1) * (h + gap)
         s = "" if r == 1 else str(r)
         layout[f"xaxis{s}"] = {"anchor": f"y{s}", "range": [0, 1.18], "tickformat": ".0%",
-                               "gridcolor": "#EEEEEE"}
+                               "gridcolor": GRID}
         layout[f"yaxis{s}"] = {"anchor": f"x{s}", "domain": [max(top - h, 0), top],
                                "autorange": "reversed", "automargin": True}
         notes.append({"text": p["title"], "x": 0, "y": top, "xref": "paper", "yref": "paper",
@@ -261,7 +280,7 @@ def rate_bars(observed: dict, expected: dict, title: str = "") -> Figure:
              "y": [observed[k] for k in names], "marker": {"color": PALETTE["blue"]},
              "text": [f"{observed[k]:.1%}" for k in names], "textposition": "outside"}]
     return _fig(data, title, height=380, barmode="group",
-                yaxis={"tickformat": ".0%", "range": [0, 1.15], "gridcolor": "#EEEEEE"},
+                yaxis={"tickformat": ".0%", "range": [0, 1.15], "gridcolor": GRID},
                 legend={"orientation": "h", "y": -0.2})
 
 
@@ -274,7 +293,7 @@ def count_bars(counts: dict, colours: dict, title: str = "") -> Figure:
              "cliponaxis": False, "hovertemplate": "%{x}: %{y}<extra></extra>"}]
     return _fig(data, title, height=340,
                 yaxis={"range": [0, max(list(counts.values()) + [1]) * 1.2],
-                       "gridcolor": "#EEEEEE"})
+                       "gridcolor": GRID})
 
 
 # ------------------------------------------------------------------ NSP input
@@ -321,7 +340,7 @@ def param_breakdown(parts: dict, title: str = "") -> Figure:
     return _fig(data, title, height=140 + 45 * len(names),
                 yaxis={"autorange": "reversed", "automargin": True},
                 xaxis={"range": [0, max(list(parts.values()) + [1]) * 1.4],
-                       "title": {"text": "parameters"}, "gridcolor": "#EEEEEE"})
+                       "title": {"text": "parameters"}, "gridcolor": GRID})
 
 
 def param_shares(rows: list[tuple[str, dict]], title: str = "") -> Figure:

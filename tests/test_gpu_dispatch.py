@@ -1,6 +1,6 @@
-"""bertgpt/ui/gpu.py: training goes through `spaces.GPU` only on ZeroGPU, and the job keeps
-ZeroGPU's forked-worker contract (picklable CPU values in, picklable CPU values out) on
-every host, so this CPU exercises the same path a Space runs."""
+"""bertgpt/ui/gpu.py: training goes through `spaces.GPU` only on ZeroGPU; bertgpt/ui/jobs.py:
+the job keeps ZeroGPU's forked-worker contract (picklable CPU values in, picklable CPU
+values out) on every host, so this CPU exercises the same path a Space runs."""
 import multiprocessing
 import os
 import pickle
@@ -13,7 +13,7 @@ import torch
 from bertgpt import settings
 from bertgpt.corpus import generate_world
 from bertgpt.sampling import fill_mask, generate
-from bertgpt.ui import gpu
+from bertgpt.ui import gpu, jobs
 
 TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=32)
 
@@ -31,7 +31,7 @@ def one_thread():
 def spec(archs=("gpt",), steps=6, **kw):
     return {"archs": list(archs), "text": generate_world(seed=1, size=25_000), "model": TINY,
             "steps": steps, "seconds": 60, "batch_size": 8, "lr": 3e-3, "seed": 0,
-            "eval_every": 3, "vocab_size": 300, "probes": gpu.WORLD_PROBES, **kw}
+            "eval_every": 3, "vocab_size": 300, "probes": jobs.WORLD_PROBES, **kw}
 
 
 def fake_spaces(calls: list):
@@ -60,7 +60,7 @@ def test_without_spaces_installed_runs_as_usual(monkeypatch):
 def _plain(runner) -> bool:
     """Not ZeroGPU: the job itself, in a process of its own (worker.py) unless turned off."""
     from bertgpt.ui import worker
-    return isinstance(runner, worker.InOwnProcess) and runner.job is gpu.train_job
+    return isinstance(runner, worker.InOwnProcess) and runner.job is jobs.train_job
 
 
 def test_spaces_installed_but_not_on_zero_gpu(monkeypatch):
@@ -75,14 +75,14 @@ def test_spaces_installed_but_not_on_zero_gpu(monkeypatch):
 def test_real_spaces_package_without_zero_gpu_is_a_no_op(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     spaces = pytest.importorskip("spaces")
-    assert spaces.GPU(duration=gpu.duration)(gpu.train_job) is gpu.train_job
+    assert spaces.GPU(duration=gpu.duration)(jobs.train_job) is jobs.train_job
     assert _plain(gpu.trainer())
 
 
 def test_training_process_can_be_turned_off(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     monkeypatch.setenv("BERTGPT_TRAIN_PROCESS", "0")
-    assert gpu.trainer() is gpu.train_job
+    assert gpu.trainer() is jobs.train_job
 
 
 def test_on_zero_gpu_the_job_is_wrapped_with_a_duration(monkeypatch):
@@ -91,8 +91,8 @@ def test_on_zero_gpu_the_job_is_wrapped_with_a_duration(monkeypatch):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     assert gpu.zero_gpu() and gpu.has_gpu()
     runner = gpu.trainer()
-    assert runner is not gpu.train_job and getattr(runner, "zerogpu", False)
-    assert calls[0]["fn"] is gpu.train_job
+    assert runner is not jobs.train_job and getattr(runner, "zerogpu", False)
+    assert calls[0]["fn"] is jobs.train_job
     duration = calls[0]["duration"]
     assert duration({"seconds": 20}) == 50  # the run's budget + set-up and last eval
     cap = settings.current().bertgpt_max_seconds
@@ -110,7 +110,7 @@ def _contains_module(value) -> bool:
 
 
 def test_job_yields_only_picklable_cpu_values_and_models_rebuild():
-    items = [pickle.loads(pickle.dumps(item)) for item in gpu.train_job(spec(("bert", "gpt")))]
+    items = [pickle.loads(pickle.dumps(item)) for item in jobs.train_job(spec(("bert", "gpt")))]
     assert not any(_contains_module(i) for i in items)
     ticks = [i for i in items if i["type"] == "tick"]
     events = [e for t in ticks for e in t["events"]]
@@ -123,11 +123,39 @@ def test_job_yields_only_picklable_cpu_values_and_models_rebuild():
     for payload in models.values():
         assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
         assert isinstance(payload["tokenizer_json"], str) and payload["record"]["steps"] == 6
-    gpt = gpu.rebuild(models["gpt"])
+    gpt = jobs.rebuild(models["gpt"])
     assert gpt.model.cfg.n_embd == 32 and not gpt.model.training
     assert generate(gpt.model, gpt.tokenizer, "The", max_new_tokens=3, temperature=0)["tokens"]
-    bert = gpu.rebuild(models["bert"])
+    bert = jobs.rebuild(models["bert"])
     assert fill_mask(bert.model, bert.tokenizer, "the capital of france is [MASK] .")
+
+
+def _losses(events) -> dict:
+    """{arch: ([step losses], [validation losses])}; events with no "arch" are one run's."""
+    out = {}
+    for e in events:
+        mine = out.setdefault(e.get("arch"), ([], []))
+        if e["type"] == "step":
+            mine[0].append(e["loss"])
+        elif e["type"] == "eval":
+            mine[1].append(e["val_loss"])
+    return out
+
+
+def test_the_job_trains_exactly_as_train_train_does():
+    """The job runs train.train itself: for a seed, each model's losses are those of
+    train.train alone, also while two models take turns on one device."""
+    from bertgpt.train import TrainConfig, train
+    job_spec = spec(("bert", "gpt"), steps=6, seed=5)
+    items = list(jobs.train_job(job_spec))
+    job = _losses(e for i in items if i["type"] == "tick" for e in i["events"])
+    cfg = TrainConfig(steps=6, time_budget=60.0, batch_size=8, lr=3e-3, eval_every=3, seed=5,
+                      eval_batches=4, warmup=1)  # the job's warm-up: a tenth of the steps
+    for arch in ("bert", "gpt"):
+        alone = _losses(train(arch, job_spec["text"], vocab_size=300, model=TINY, cfg=cfg))
+        assert len(alone[None][0]) == 6 and len(alone[None][1]) == 2
+        assert job[arch] == alone[None], arch
+    assert job["bert"] != job["gpt"]
 
 
 def test_a_run_in_its_own_process_trains_stops_and_reports_errors():
@@ -136,11 +164,11 @@ def test_a_run_in_its_own_process_trains_stops_and_reports_errors():
     comes back as the same BertGptError, not as a dead process."""
     from bertgpt.errors import BertGptError
     from bertgpt.ui import worker
-    job = worker.InOwnProcess(gpu.train_job, threads=1)
-    items = list(job(spec(("bert", "gpt")), gpu.StopFlag()))
+    job = worker.InOwnProcess(jobs.train_job, threads=1)
+    items = list(job(spec(("bert", "gpt")), jobs.StopFlag()))
     assert items[0]["type"] == "tick" and [i["type"] for i in items[-2:]] == ["model", "model"]
-    assert gpu.rebuild(items[-1]).record["steps"] == 6
-    stop, seen = gpu.StopFlag(), 0
+    assert jobs.rebuild(items[-1]).record["steps"] == 6
+    stop, seen = jobs.StopFlag(), 0
     for item in job(spec(steps=10**6), stop):
         seen += 1
         if seen == 2:
@@ -148,11 +176,11 @@ def test_a_run_in_its_own_process_trains_stops_and_reports_errors():
     assert item["type"] == "model" and item["stopped_by"] == "stop"
     assert item["record"]["steps"] < 10**6
     with pytest.raises(BertGptError, match="block size"):
-        list(job(spec(text="far too short"), gpu.StopFlag()))
+        list(job(spec(text="far too short"), jobs.StopFlag()))
 
 
 def test_stop_flag_crosses_a_pickle():
-    flag = gpu.StopFlag()
+    flag = jobs.StopFlag()
     copy = pickle.loads(pickle.dumps(flag))  # what a forked ZeroGPU worker receives
     assert copy._event is None and not copy.is_set()
     flag.set()
@@ -164,11 +192,11 @@ def test_stop_flag_crosses_a_pickle():
 
 
 def test_stop_ends_the_job_early_and_keeps_the_model():
-    flag = gpu.StopFlag()
+    flag = jobs.StopFlag()
     worker_flag = pickle.loads(pickle.dumps(flag))
     items = []
     try:
-        for item in gpu.train_job(spec(steps=500), worker_flag):
+        for item in jobs.train_job(spec(steps=500), worker_flag):
             items.append(item)
             if any(e["type"] == "step" for e in item.get("events", [])):
                 flag.set()
@@ -176,13 +204,13 @@ def test_stop_ends_the_job_early_and_keeps_the_model():
         flag.close()
     model = next(i for i in items if i["type"] == "model")
     assert model["stopped_by"] == "stop" and model["record"]["steps"] < 500
-    loaded = gpu.rebuild(model)
+    loaded = jobs.rebuild(model)
     assert generate(loaded.model, loaded.tokenizer, "The", max_new_tokens=2)["tokens"]
 
 
 def _worker(job_spec, queue):  # runs in a forked process, as on ZeroGPU
     torch.set_num_threads(1)
-    for item in gpu.train_job(job_spec):
+    for item in jobs.train_job(job_spec):
         queue.put(pickle.dumps(item))  # plain pickle, as ZeroGPU's queue does
     queue.put(None)
 
@@ -202,7 +230,7 @@ def test_job_through_a_forked_worker():
         if proc.is_alive():
             proc.kill()
     payload = next(i for i in items if i["type"] == "model")
-    loaded = gpu.rebuild(payload)
+    loaded = jobs.rebuild(payload)
     assert loaded.record["steps"] == 4
     assert generate(loaded.model, loaded.tokenizer, "The", max_new_tokens=2)["tokens"]
 

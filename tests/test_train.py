@@ -94,6 +94,26 @@ def test_single_document_trains_bert_without_nsp():
                         cfg=TrainConfig(steps=5, batch_size=4)))
     assert events[-1]["type"] == "done"
     assert "val_nsp_acc" not in events[-1]["record"]["final"]
+    start, note = events[:2]  # the set-up says so, and a "note" event follows it
+    assert "NSP" in start["note"] and note == {"type": "note", "message": start["note"]}
+    assert events[-1]["record"]["note"] == start["note"]
+
+
+def test_the_first_event_hands_over_the_model_it_trains(world):
+    """"start" comes once, first, with the very model and tokenizer the loop trains,
+    untrained yet, so a caller can watch it learn (the app's probes do)."""
+    loop = train("gpt", world, vocab_size=600, model=SMALL, cfg=TrainConfig(steps=3,
+                                                                           batch_size=4))
+    start = next(loop)
+    assert start["type"] == "start" and start["note"] == ""
+    before = {k: v.clone() for k, v in start["model"].state_dict().items()}
+    rest = list(loop)
+    assert [e["type"] for e in rest].count("start") == 0 and rest[0]["type"] == "step"
+    done = rest[-1]
+    assert done["model"] is start["model"] and done["tokenizer"] is start["tokenizer"]
+    assert start["model"].cfg.vocab_size == start["tokenizer"].vocab_size
+    after = done["model"].state_dict()
+    assert any(not torch.equal(before[k], after[k].cpu()) for k in before)  # it trained
 
 
 def _memorise(keep_best):

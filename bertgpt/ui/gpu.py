@@ -1,73 +1,15 @@
 """Where live training runs: CUDA when present, else CPU; through `@spaces.GPU` on ZeroGPU.
 
-On a ZeroGPU Space the decorated function runs in a *forked worker*: its arguments and
-everything it yields are pickled across, and nothing it mutates reaches the app. So the
-job below is written to that contract everywhere, not only on ZeroGPU: it takes a plain
-`spec` dict, yields plain metric dicts (a "tick" about twice a second, never a model),
-and ends with each model as a CPU `state_dict` + config dict + tokenizer JSON, which
-`rebuild` turns back into a `checkpoint.Loaded` in the app's process. The tests run that
-same path on this CPU (tests/test_gpu_dispatch.py).
-
-Stopping crosses the fork too: a threading.Event cannot be pickled, so `StopFlag` is an
-Event in this process plus a marker file the worker can see.
+The job itself (jobs.py) is the same everywhere; this module says what the hardware is
+and hands the app the job in the right wrapper: ZeroGPU's decorator, registered while
+the Blocks are built, or a process of the app's own (worker.py).
 """
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-import threading
-import time
-import uuid
 
 from .. import settings
-
-TICK = 0.5          # seconds between updates sent to the browser (~2 per second)
-PROBE_EVERY = 3.0   # seconds between probes of the models being trained
-PROBE_TOKENS = 12   # new tokens in each GPT probe
-
-# Fixed probes on the world corpus: facts it states again and again, so a class can
-# watch them being learned ("paris" climbs the list, the continuation turns to English).
-WORLD_PROBES = {"gpt": ["The capital of France is", "Every morning, she"],
-                "bert": ["the capital of france is [MASK] .", "people in japan speak [MASK] .",
-                         "after breakfast , he walks to the [MASK] , where he bakes bread ."]}
-
-
-class StopFlag:
-    """Set by the Stop button; read by the training loop at every step.
-
-    In this process it is a threading.Event. Pickled into ZeroGPU's forked worker, the
-    Event stays behind and the worker watches a marker file instead (same machine, same
-    file system), so Stop works there too.
-    """
-
-    def __init__(self):
-        self._event: threading.Event | None = threading.Event()
-        self.path = os.path.join(tempfile.gettempdir(), f"bertgpt-stop-{uuid.uuid4().hex}")
-        self.closed = False  # the run is over: no marker file is needed any more
-
-    def set(self) -> None:
-        if self._event is not None:
-            self._event.set()
-        if not self.closed:
-            with open(self.path, "w"):
-                pass
-
-    def is_set(self) -> bool:
-        if self._event is not None and self._event.is_set():
-            return True
-        return os.path.exists(self.path)
-
-    def close(self) -> None:
-        """The run is over: remove the marker file, and write no new one."""
-        self.closed = True
-        try:
-            os.remove(self.path)
-        except FileNotFoundError:
-            pass
-
-    def __getstate__(self):
-        return {"_event": None, "path": self.path, "closed": False}
+from . import jobs
 
 
 def zero_gpu() -> bool:
@@ -110,123 +52,8 @@ def trainer():
     Called while the Blocks are built (ZeroGPU wants its functions known at start-up)."""
     if zero_gpu():
         import spaces
-        return spaces.GPU(duration=duration)(train_job)
+        return spaces.GPU(duration=duration)(jobs.train_job)
     from . import classroom, worker
     if worker.enabled():  # its own process: clicks never wait on the run (worker.py)
-        return worker.InOwnProcess(train_job, classroom.train_threads())
-    return train_job
-
-
-def _setup(arch: str, text: str, spec: dict, cfg, stop):
-    """What `train.train` does before its loop, kept here so the probes can reach the
-    model while it trains (train() only hands the model over at the end)."""
-    import torch
-
-    from ..config import ModelConfig
-    from ..data import BertData, GPTData, split_text
-    from ..models import build
-    from ..tokenizer import train_tokenizer
-    from ..train import run
-    train_text, val_text = split_text(text, cfg.val_fraction)
-    tok = train_tokenizer("wordpiece" if arch == "bert" else "bpe", train_text,
-                          spec.get("vocab_size", 2000), model=arch)
-    mcfg = ModelConfig(arch, vocab_size=tok.vocab_size, **spec["model"])
-    data = (BertData if arch == "bert" else GPTData)(tok, train_text, val_text,
-                                                     mcfg.block_size, cfg)
-    torch.manual_seed(cfg.seed)
-    net = build(mcfg)
-    return net, tok, run(net, data, cfg, stop)
-
-
-def _probe(arch: str, net, tok, prompts: list[str]) -> list[dict]:
-    """What the model says right now about the fixed probes (greedy, so it is repeatable)."""
-    from ..errors import BertGptError
-    from ..sampling import fill_mask, generate
-    was_training = net.training
-    out = []
-    try:
-        for prompt in prompts:
-            try:
-                if arch == "gpt":
-                    g = generate(net, tok, prompt, max_new_tokens=PROBE_TOKENS, temperature=0.0)
-                    out.append({"prompt": prompt, "text": g["text"]})
-                else:
-                    guesses = fill_mask(net, tok, prompt, top_k=3)
-                    out.append({"prompt": prompt, "guesses": [
-                        [(c["token"], round(c["prob"], 3)) for c in m["candidates"]]
-                        for m in guesses]})
-            except BertGptError as e:  # e.g. the probe does not fit this model's block
-                out.append({"prompt": prompt, "error": str(e)})
-    finally:
-        net.train(was_training)
-    return out
-
-
-def train_job(spec: dict, stop=None):
-    """Train the models in `spec`, yielding only picklable values.
-
-    spec: archs (["bert"], ["gpt"] or both), text, model (ModelConfig overrides), steps,
-    seconds, batch_size, lr, seed, vocab_size, probes ({arch: [prompts]}).
-    Yields {"type": "tick", "events", "meta", "probes", "device"} at most every TICK
-    seconds, then one {"type": "model", ...} per arch. With two archs the loops take
-    turns step by step, so both curves grow side by side on one device.
-    """
-    import torch
-
-    from ..train import TrainConfig, pick_device
-    cfg = TrainConfig(steps=int(spec["steps"]), time_budget=float(spec["seconds"]),
-                      batch_size=int(spec.get("batch_size", 32)), lr=float(spec.get("lr", 3e-3)),
-                      eval_every=int(spec.get("eval_every", 50)), seed=int(spec.get("seed", 0)),
-                      eval_batches=int(spec.get("eval_batches", 4)),
-                      warmup=min(50, max(1, int(spec["steps"]) // 10)))
-    device = pick_device(cfg.device).type
-    runs, meta = {}, {}
-    for arch in spec["archs"]:
-        net, tok, loop = _setup(arch, spec["text"], spec, cfg, stop)
-        runs[arch] = (net, tok, loop)
-        meta[arch] = {"vocab": tok.vocab_size, "params": sum(p.numel() for p in net.parameters()),
-                      "config": net.cfg.to_dict()}
-    prompts = spec.get("probes") or {}
-    events, done, probes = [], {}, {}
-    last_tick = last_probe = time.perf_counter()
-    first_probe = True
-    yield {"type": "tick", "events": [], "meta": meta, "probes": {}, "device": device}
-    while len(done) < len(runs):
-        for arch, (net, tok, loop) in runs.items():
-            if arch in done:
-                continue
-            event = next(loop)
-            if event["type"] == "done":
-                done[arch] = event
-            else:
-                events.append({"arch": arch, **event})
-        now = time.perf_counter()
-        if now - last_probe >= PROBE_EVERY or (first_probe and events):
-            probes = {a: _probe(a, r[0], r[1], prompts.get(a, [])) for a, r in runs.items()}
-            last_probe, first_probe = time.perf_counter(), False
-        if now - last_tick >= TICK:
-            yield {"type": "tick", "events": events, "meta": meta, "probes": probes,
-                   "device": device}
-            events, probes, last_tick = [], {}, now
-    final_probes = {a: _probe(a, r[0], r[1], prompts.get(a, [])) for a, r in runs.items()}
-    yield {"type": "tick", "events": events, "meta": meta, "probes": final_probes,
-           "device": device}
-    for arch, (net, tok, _) in runs.items():
-        state = {k: v.detach().to("cpu", torch.float32) for k, v in net.state_dict().items()}
-        yield {"type": "model", "arch": arch, "state_dict": state, "config": net.cfg.to_dict(),
-               "tokenizer_json": tok.to_json(), "record": done[arch]["record"],
-               "stopped_by": done[arch]["stopped_by"], "device": device}
-
-
-def rebuild(payload: dict):
-    """A job's {"type": "model"} payload -> checkpoint.Loaded, in the app's process."""
-    from ..checkpoint import Loaded
-    from ..config import ModelConfig
-    from ..models import build
-    from ..tokenizer import Tokenizer
-    model = build(ModelConfig.from_dict(payload["config"]))
-    model.load_state_dict(payload["state_dict"])
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return Loaded(model, Tokenizer.from_json(payload["tokenizer_json"]), payload["record"])
+        return worker.InOwnProcess(jobs.train_job, classroom.train_threads())
+    return jobs.train_job

@@ -16,13 +16,10 @@ import math
 
 from gradio.components.plot import PlotData
 
-from .common import PALETTE
+from ..viz import GRID, PALETTE, styled
 
 ARCH_COLOR = {"bert": PALETTE["blue"], "gpt": PALETTE["vermillion"]}
 MAX_POINTS = 400  # per curve: thousands of steps still draw fast in a browser
-GRID = "#e6e6e6"
-BASE = {"paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"size": 13},
-        "hoverlabel": {"namelength": -1}}
 
 
 def as_plot(spec: dict) -> PlotData:
@@ -31,7 +28,9 @@ def as_plot(spec: dict) -> PlotData:
 
 
 def _axis(**kw) -> dict:
-    return {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True, **kw}
+    """An axis of a curve or score chart, where zero is a value like any other: its line
+    is drawn as light as the grid (in viz.py's bar charts it stays dark: the bars' base)."""
+    return {"gridcolor": GRID, "zerolinecolor": GRID, **kw}
 
 
 def _title(text: str, y: float, x: float = 0.5) -> dict:
@@ -76,13 +75,15 @@ def loss_figure(train: dict, val: dict, vocab: dict, title: str = "") -> dict:
                           "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": uniform,
                           "yanchor": "bottom" if arch == "gpt" else "top", "showarrow": False,
                           "font": {"color": color, "size": 12}})
-    layout = {**BASE, "title": {"text": title or "Loss (nats per token; lower is better)"},
+    layout = {"title": {"text": title or "Loss (nats per token; lower is better)"},
               "height": 400, "margin": {"l": 55, "r": 20, "t": 50, "b": 40},
               "xaxis": _axis(title={"text": "step"}),
               "yaxis": _axis(title={"text": "loss"}, rangemode="tozero"),
+              # Redrawn twice a second while a run streams: a constant uirevision keeps
+              # a student's zoom and hidden traces across the redraws.
               "shapes": shapes, "annotations": notes, "uirevision": "loss",
               "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"}}
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
@@ -90,7 +91,7 @@ def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
     n = max(1, len(results))
     gap = 0.08 if n > 1 else 0.0
     height = (1 - gap * (n - 1)) / n
-    data, layout = [], {**BASE, "height": 90 + 210 * n, "showlegend": False,
+    data, layout = [], {"height": 90 + 210 * n, "showlegend": False,
                         "title": {"text": sentence[:90] or "Fill-mask"},
                         "margin": {"l": 90, "r": 20, "t": 70, "b": 30}, "annotations": []}
     for i, r in enumerate(results):
@@ -107,7 +108,7 @@ def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
         layout[f"yaxis{k}"] = _axis(domain=[max(0.0, top - height), top], anchor=f"x{k}",
                                     type="category")
         layout["annotations"].append(_title(f"[MASK] #{i + 1} (token {r['position']})", top))
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p: float,
@@ -152,7 +153,7 @@ def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p:
             + (f": {kept:,} of {vocab:,} tokens kept" if kept is not None and vocab else ""))
     titles = ["1 · raw: softmax(logits)", f"2 · after temperature T = {temperature:g}, then the "
               f"cuts: {cuts}", "3 · renormalised: the distribution the token is drawn from"]
-    layout = {**BASE, "height": 620, "bargap": 0.25, "showlegend": False,
+    layout = {"height": 620, "bargap": 0.25, "showlegend": False,
               "title": {"text": title or "Next-token distribution"},
               "margin": {"l": 55, "r": 20, "t": 80, "b": 60},
               "xaxis": _axis(type="category", anchor="y3"),
@@ -168,7 +169,7 @@ def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p:
         _cut_line(layout, n_k - 0.5, f"top-k = {top_k}: cut", PALETTE["purple"], "dash")
     if top_p < 1 and n_p < n_k:
         _cut_line(layout, n_p - 0.5, f"top-p = {top_p:g}: cut", PALETTE["green"], "dot")
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 def _cut_line(layout: dict, x: float, text: str, color: str, dash: str) -> None:

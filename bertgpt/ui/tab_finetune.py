@@ -13,9 +13,10 @@ import torch
 
 from .. import finetune as ft, prompting, settings, tasks
 from ..assets import bundled
+from ..viz import styled
 from . import worker
 from .common import PALETTE, check_text, friendly, friendly_gen, get_model
-from .plots_live import BASE, _axis, as_plot
+from .plots_live import _axis, as_plot
 
 ID = "finetune"
 LABEL = "Fine-tune"
@@ -98,16 +99,17 @@ def curve_figure(runs: dict, metric: str, baseline: float | None) -> dict:
         notes.append({"text": f"baseline {baseline:.2f}", "xref": "x2 domain", "x": 1,
                       "xanchor": "right", "yref": "y2", "y": baseline, "yanchor": "bottom",
                       "showarrow": False, "font": {"color": "#555", "size": 12}})
-    layout = {**BASE, "height": 400, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
+    layout = {"height": 400, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
               "title": {"text": "Same head, same budget: pre-trained vs random init"},
               "xaxis": _axis(domain=[0, 0.46], title={"text": "step"}),
               "yaxis": _axis(title={"text": "training loss"}, rangemode="tozero"),
               "xaxis2": _axis(domain=[0.56, 1], anchor="y2", title={"text": "step"}),
               "yaxis2": _axis(anchor="x2", range=[0, 1.05],
                               title={"text": f"held-out {METRIC_NAME.get(metric, metric)}"}),
+              # streamed step by step: zoom and hidden traces survive the redraws
               "shapes": shapes, "annotations": notes, "uirevision": "curve",
               "legend": {"orientation": "h", "y": -0.3, "yanchor": "top"}}
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 def sweep_figure(rows: list[dict], metric: str, baseline: float | None) -> dict:
@@ -123,13 +125,13 @@ def sweep_figure(rows: list[dict], metric: str, baseline: float | None) -> dict:
     shapes = [] if baseline is None else [{
         "type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": baseline,
         "y1": baseline, "line": {"color": PALETTE["grey"], "dash": "dash"}}]
-    layout = {**BASE, "height": 340, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
+    layout = {"height": 340, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
               "title": {"text": "Data efficiency: held-out score vs labelled examples"},
               "xaxis": _axis(type="category", categoryorder="array", categoryarray=EXAMPLES,
                              title={"text": "labelled training examples"}),
               "yaxis": _axis(range=[0, 1.1], title={"text": METRIC_NAME.get(metric, metric)}),
               "shapes": shapes, "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"}}
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 def _status(core, data, done: dict, cfg) -> str:
@@ -204,7 +206,7 @@ def _qa_figure(out: dict) -> dict:
              "hovertemplate": "%{customdata}: %{y:.1%}<extra></extra>", "customdata": out["tokens"]}
             for name, key, ax, pick, c in (("P(start)", "start", "y", i, PALETTE["blue"]),
                                            ("P(end)", "end", "y2", j, PALETTE["sky"]))]
-    layout = {**BASE, "height": 380, "showlegend": False, "margin": {"l": 60, "r": 20, "t": 40, "b": 80},
+    layout = {"height": 380, "showlegend": False, "margin": {"l": 60, "r": 20, "t": 40, "b": 80},
               "title": {"text": f"Answer: “{out['answer']}” (p = {out['prob']:.2f}); "
                                 "orange = chosen start / end"},
               "xaxis": _axis(tickvals=xs, ticktext=out["tokens"], tickangle=-60, anchor="y2"),
@@ -212,7 +214,7 @@ def _qa_figure(out: dict) -> dict:
                              anchor="x"),
               "yaxis2": _axis(domain=[0, 0.45], title={"text": "P(end)"}, tickformat=".0%",
                               anchor="x")}
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 @torch.no_grad()
@@ -256,12 +258,12 @@ def _gpt_figure(points: list[dict], metric: str) -> dict:
              "y": [p[metric] for p in points], "text": [f"{p[metric]:.2f}" for p in points],
              "textposition": "top center", "name": "GPT", "line": {"color": PALETTE["green"],
                                                                    "width": 3}}]
-    layout = {**BASE, "height": 320, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
+    layout = {"height": 320, "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
               "title": {"text": f"GPT, no training: {metric.replace('_', ' ')} with k examples "
                                 "in the prompt"},
               "xaxis": _axis(title={"text": "k (solved examples in the prompt)"}, dtick=1),
               "yaxis": _axis(range=[0, 1.1], title={"text": metric.replace("_", " ")})}
-    return {"data": data, "layout": layout}
+    return {"data": data, "layout": styled(layout)}
 
 
 @friendly_gen

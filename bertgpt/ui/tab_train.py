@@ -24,7 +24,7 @@ import gradio as gr
 
 from .. import settings
 from ..errors import BertGptError
-from . import classroom, gpu
+from . import classroom, gpu, jobs
 from . import train_view as view
 
 ID = "train"
@@ -53,7 +53,7 @@ class Run:
 
     def __init__(self, spec: dict):
         self.spec = spec
-        self.stop = gpu.StopFlag()
+        self.stop = jobs.StopFlag()
         self.lock = threading.Lock()
         self.train: dict[str, list] = {a: [] for a in spec["archs"]}  # arch -> [(step, loss)]
         self.val: dict[str, list] = {a: [] for a in spec["archs"]}
@@ -98,7 +98,7 @@ def _produce(run: Run, job, done=None) -> None:
             if item["type"] == "tick":
                 run.absorb(item)
             else:
-                run.models[item["arch"]] = gpu.rebuild(item)
+                run.models[item["arch"]] = jobs.rebuild(item)
                 run.stopped_by[item["arch"]] = item["stopped_by"]
         run.zip_path = _zip(run.models)
     except BertGptError as e:
@@ -159,7 +159,7 @@ def _corpus(corpus, world_k, pasted, upload, seed) -> tuple[str, dict]:
     try:
         if corpus == "world":
             size = int(min(max(float(world_k or 200), 20), 2000) * 1000)
-            return generate_world(seed=int(seed), size=size), gpu.WORLD_PROBES
+            return generate_world(seed=int(seed), size=size), jobs.WORLD_PROBES
         if corpus == "paste":
             text = load_text(pasted or "", max_bytes=settings.current().bertgpt_max_train_bytes)
         elif corpus == "upload":
@@ -291,7 +291,7 @@ def build(ctx) -> dict:
             raise gr.Error(str(e)) from None
         started = False
         try:  # wait for a free slot in plain sight: "you are number N"
-            while not gate.wait(ticket, gpu.TICK):
+            while not gate.wait(ticket, jobs.TICK):
                 yield (classroom.waiting_text(gate.position(ticket), gate.slots), gr.skip(),
                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
             run = Run(spec)
@@ -304,7 +304,7 @@ def build(ctx) -> dict:
                 gate.leave(ticket)
         try:
             yield view.status(run), view.figure(run), view.probes(run), None, gr.skip(), run
-            while not run.finished.wait(gpu.TICK):
+            while not run.finished.wait(jobs.TICK):
                 yield (view.status(run), view.figure(run), view.probes(run), gr.skip(),
                        gr.skip(), gr.skip())
             run.delivered = True

@@ -8,7 +8,7 @@ the 0.17 s it takes alone (benchmarks/classroom_load.py). A child process has it
 interpreter; reniced (BERTGPT_TRAIN_NICE, default 10) it takes only the CPU the clicks
 leave; and whatever memory the run took goes back when it ends.
 
-The job is already written for this: `gpu.train_job` takes a plain spec dict and yields
+The job is already written for this: `jobs.train_job` takes a plain spec dict and yields
 plain, picklable values (ZeroGPU runs it in a forked worker too). Children come from a
 fork server that has imported torch and the job once, so a run starts in well under a
 second instead of paying for a fresh interpreter. BERTGPT_TRAIN_PROCESS=0 trains on a
@@ -28,7 +28,7 @@ from ..errors import BertGptError
 
 _ctx = None
 _ctx_lock = threading.Lock()
-PRELOAD = ["torch", "bertgpt.ui.gpu"]
+PRELOAD = ["torch", "bertgpt.ui.jobs"]
 
 
 def enabled() -> bool:
@@ -117,7 +117,7 @@ def iterate(fn, *args, stop=None, threads: int = 1, nice: int | None = None, **k
     """Yield what the generator `fn(*args, **kwargs)` yields, computed in a child process.
     `fn` must be importable by name and its arguments and items picklable. Closed early
     (a cancelled event, an error): the child is asked to stop through `stop` when there
-    is one (gpu.StopFlag crosses processes), else ended at once."""
+    is one (jobs.StopFlag crosses processes), else ended at once."""
     ctx = context()
     out = ctx.Queue()
     proc = ctx.Process(target=_child,
@@ -160,7 +160,7 @@ def iterate(fn, *args, stop=None, threads: int = 1, nice: int | None = None, **k
 
 class InOwnProcess:
     """`job(spec, stop)` run in a child process; called the same way, yields the same
-    items. `stop` must cross processes (gpu.StopFlag does, through a marker file)."""
+    items. `stop` must cross processes (jobs.StopFlag does, through a marker file)."""
 
     def __init__(self, job, threads: int = 1, nice: int | None = None):
         self.job, self.threads = job, threads
