@@ -158,6 +158,11 @@ KO = {
     "■ Stop (keeps the model)": "■ 멈춤 (모델은 유지)",
     "Loss": "손실 (loss)",
     "Checkpoint of your models (zip)": "내 모델 체크포인트 (zip)",
+    # the sizes a GPU server offers too
+    "small (GPU): 6 layers, 6 heads, width 384, block 128":
+        "small (GPU): 6층, 헤드 6개, 폭 384, 문맥 길이 128",
+    "medium (GPU): 8 layers, 8 heads, width 512, block 256":
+        "medium (GPU): 8층, 헤드 8개, 폭 512, 문맥 길이 256",
     # Fill-mask
     "Fill-mask": "빈칸 채우기 (fill-mask)",
     "Sentence with [MASK]": "[MASK]가 있는 문장",
