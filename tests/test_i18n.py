@@ -18,6 +18,11 @@ def test_every_visible_label_has_korean(demo):
     assert i18n.untranslated(demo) == []
 
 
+def test_every_markdown_with_korean_is_switched(demo):
+    walked = {f["markdown"] for _, f in i18n.walk(demo) if "markdown" in f}
+    assert walked == set(i18n.markdown_table())
+
+
 def test_labels_only_a_gpu_server_builds_have_korean():
     # a CPU-only test run never builds the GPU sizes, so the walk above cannot see them
     from bertgpt.ui.tab_train import SIZES

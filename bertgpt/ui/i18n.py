@@ -10,6 +10,7 @@ labels and a new label is caught by tests/test_i18n.py until KO has it.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 
 import gradio as gr
@@ -248,10 +249,11 @@ KO = {
 
 @functools.lru_cache(maxsize=1)
 def markdown_table() -> dict[str, str]:
-    """Static Markdown (the header, headings, notes) keyed by its exact English text.
+    """Static Markdown (the header, headings, notes) keyed by its English text as
+    gr.Markdown keeps it (through inspect.cleandoc: no leading or trailing blank lines).
     Optional: Markdown not listed stays English (handler outputs replace most of it)."""
     from . import HEADER, tab_intro
-    return {
+    return {inspect.cleandoc(en): ko for en, ko in {
         HEADER: "# bertgpt — BERT와 GPT 사전학습, 직접 해 보기\n"
                 "탭마다 아이디어 하나를 눈으로 봅니다. 설정을 바꾸고 버튼을 누른 뒤, 오른쪽 강의를 "
                 "읽어 보세요.\n`?tab=mlm&seed=7` 같은 링크는 반 전체에게 같은 화면을 엽니다.",
@@ -273,7 +275,7 @@ def markdown_table() -> dict[str, str]:
         "## How many parameters? Where do they live?": "## 파라미터는 몇 개이고, 어디에 있을까?",
         "### Ask BERT: does B follow A?": "### BERT에게 묻기: B가 A 다음에 올까?",
         tab_intro.CLOSING: tab_intro.CLOSING_KO,
-    }
+    }.items()}
 
 _ATTRS = ("label", "info", "placeholder")
 
