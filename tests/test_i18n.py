@@ -56,6 +56,8 @@ def test_patterns_translate_labels_built_from_data():
         "gpt2 (124M) · 처음 쓸 때 550 MB 다운로드"
     assert i18n.tr("real bert-base-uncased + gpt2 · offline, not cached", "ko") == \
         "실제 모델 bert-base-uncased + gpt2 · 오프라인, 캐시에 없음"
+    assert i18n.tr("real bert-base-uncased + gpt2 · downloads ~1 GB", "ko") == \
+        "실제 모델 bert-base-uncased + gpt2 · 처음 쓸 때 ~1 GB 다운로드"
     assert not i18n.translated("Some brand-new label")
 
 

@@ -302,9 +302,10 @@ def texts(found: dict) -> list[str]:
     return out + [d for d, _ in found.get("choices", [])]
 
 
-# Labels built from data: the real-model selectors' "<name> (<size>) · <status>".
+# Labels built from data: the real-model selectors' "<name> (<size>) · <status>" (the
+# attention tab's pair says "downloads ~1 GB", without "on first use").
 _STATUS = re.compile(r"^(?P<head>.+) · (?P<note>ready|offline, not cached|"
-                     r"downloads (?P<size>\S+ [KMG]B) on first use)$")
+                     r"downloads (?P<size>\S+ [KMG]B)(?: on first use)?)$")
 _STATUS_KO = {"ready": "준비됨", "offline, not cached": "오프라인, 캐시에 없음"}
 
 
