@@ -18,6 +18,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 from apphelp import free_port, running_app  # noqa: E402
 from bertgpt.ui import i18n  # noqa: E402
 
+KO = i18n.table("ko")
+
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -53,22 +55,22 @@ def test_one_tab_in_english_then_korean_and_remembered(browser_page):
     page.screenshot(path=str(SHOTS / "mlm-en.png"), full_page=True)
 
     page.goto(url + "?tab=mlm&seed=7&lang=ko")
-    page.get_by_role("tab", name=i18n.KO["MLM masking"]).wait_for()   # tab titles
+    page.get_by_role("tab", name=KO["mlm.title"]).wait_for()   # tab titles
     _shows(page, "핵심 아이디어", PANEL_JS)                    # the Korean lesson
-    _shows(page, i18n.KO["Copy link to this view"], PANEL_JS)  # buttons
-    _shows(page, i18n.KO["Text to mask"], PANEL_JS)            # labels
+    _shows(page, KO["app.copy_link"], PANEL_JS)                # buttons
+    _shows(page, KO["mlm.text"], PANEL_JS)                     # labels
     assert page.get_by_role("tab", name="MLM masking").count() == 0
     page.wait_for_timeout(1500)
     page.screenshot(path=str(SHOTS / "mlm-ko.png"), full_page=True)
 
     page.goto(url + "?tab=mlm")                               # no lang: the browser remembers
-    page.get_by_role("tab", name=i18n.KO["MLM masking"]).wait_for()
+    page.get_by_role("tab", name=KO["mlm.title"]).wait_for()
 
 
 def test_the_header_switch_goes_back_to_english(browser_page):
     page, url = browser_page
     page.goto(url + "?tab=nsp&lang=ko")
-    page.get_by_role("tab", name=i18n.KO["NSP pairs"]).wait_for()
+    page.get_by_role("tab", name=KO["nsp.title"]).wait_for()
     page.get_by_label("English").check()
     page.get_by_role("tab", name="NSP pairs").wait_for()
     _shows(page, "The idea", PANEL_JS)
@@ -83,9 +85,9 @@ def test_the_choice_survives_a_server_restart(browser_page):
     port = free_port()
     with running_app(port) as demo:
         page.goto(demo.local_url + "?tab=masks&lang=ko")
-        page.get_by_role("tab", name=i18n.KO["Attention masks"]).wait_for()
+        page.get_by_role("tab", name=KO["masks.title"]).wait_for()
         page.wait_for_timeout(1000)   # the choice is written to localStorage
     with running_app(port) as demo:   # a new process would build the app anew too
         page.goto(demo.local_url + "?tab=masks")
-        page.get_by_role("tab", name=i18n.KO["Attention masks"]).wait_for()
+        page.get_by_role("tab", name=KO["masks.title"]).wait_for()
         _shows(page, "핵심 아이디어", PANEL_JS)

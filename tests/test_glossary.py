@@ -1,10 +1,11 @@
 """The Korean course speaks one language (bertgpt/lessons.py, lessons/ko/glossary.tsv):
-one term per concept in every Korean lesson and in the Korean UI (i18n.KO), the Korean UI's
-own names for its tabs and buttons, and Korean-style counts (1,750억(175B) 개).
+one term per concept in every Korean lesson and in the Korean UI (bertgpt/ui/strings/),
+the Korean UI's own names for its tabs and buttons, and Korean-style counts (1,750억(175B) 개).
 
 The checkers are proven first on made-up text, passing and failing; then they read the
-real lessons and the translation table. The UI-name rule is derived from i18n.KO, so a
-label added to the app is covered as soon as it has Korean."""
+real lessons and the strings data. The UI-name rule is derived from the data
+(`i18n.names()`: English -> Korean), so a label added to the app is covered as soon as it
+has Korean."""
 from __future__ import annotations
 
 import importlib
@@ -28,7 +29,7 @@ def tab_titles():
 
 
 def _ui(text, tab_titles):
-    return L.ui_name_violations(text, i18n.KO, tab_titles, i18n.KEEP)
+    return L.ui_name_violations(text, i18n.names(), tab_titles, i18n.KEEP)
 
 
 # ---- the glossary file ---------------------------------------------------------------------
@@ -82,7 +83,7 @@ def test_ui_name_checker_catches_english_names_of_korean_ui_strings(tab_titles):
     # 'Train 탭' is the tab, by its first word; **Train** the button: one report, both names
     assert found[(1, "Train")] == {"▶ Train": "▶ 학습", "Train live": "실시간 학습"}
     assert found[(2, "Stop")]["■ Stop"] == "■ 멈춤"
-    assert found[(2, "Fill-mask")] == {"Fill-mask": i18n.KO["Fill-mask"]}
+    assert found[(2, "Fill-mask")] == {"Fill-mask": i18n.names()["Fill-mask"]}
     assert "Generate & sample" in found[(2, "Generate")]              # the tab it begins
     assert (2, "My own BERT") in found
     assert found[(3, "▶ Fine-tune both")] == {"▶ Fine-tune both": "▶ 둘 다 미세조정"}
@@ -119,8 +120,7 @@ def _korean_ui():
     """Every Korean string the app and the printed lessons show besides the lessons."""
     from bertgpt.lesson_export import _TEXT
     printed = [(k, v) for k, v in _TEXT["ko"].items() if isinstance(v, str)]
-    return [(f"KO[{en!r}]", ko) for en, ko in i18n.KO.items()] + \
-           [(f"markdown_table()[{en[:40]!r}]", ko) for en, ko in i18n.markdown_table().items()] + \
+    return [(f"strings/ko.json[{key!r}]", ko) for key, ko in i18n.table("ko").items()] + \
            [(f"lesson_export._TEXT['ko'][{k!r}]", v) for k, v in printed]
 
 
@@ -150,7 +150,7 @@ def test_korean_lesson_names_the_korean_ui(path, tab_titles):
     bad = [f"{path.name}:{line}: {name!r} is the English UI's "
            + " / ".join(f"{en!r}; the Korean UI shows {ko!r}" for en, ko in hits)
            for line, name, hits in _ui(path.read_text("utf-8"), tab_titles)]
-    assert not bad, "name the UI as the Korean UI shows it (bertgpt/ui/i18n.py: KO):\n" + \
+    assert not bad, "name the UI as the Korean UI shows it (bertgpt/ui/strings/ko.json):\n" + \
         "\n".join(bad)
 
 

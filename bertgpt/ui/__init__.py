@@ -15,15 +15,11 @@ import gradio as gr
 from .. import settings
 from . import i18n, serving
 from .common import guard_inputs, lesson
+from .i18n import t
 
 TABS = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "finetune", "sizes"]
 
-HEADER = """# bertgpt — BERT & GPT pre-training, hands on
-Every tab makes one idea visible. Change a setting, press the button, read the lesson on the right.
-A link like `?tab=mlm&seed=7` opens the same view for everyone in the class."""
-
 ERRATA = "errata"
-ERRATA_LABEL = "Errata: where the seed article's code goes wrong"
 # A link such as ?tab=errata#bug-2 (a lesson's "errata, bug 2"): open the errata accordion,
 # as a click would, and scroll to the heading of that bug ("Bug 2: ..." / "버그 2: ...").
 _ERRATA_JS = """() => {
@@ -92,8 +88,8 @@ def _link_button(tab_id: str, links: dict, lang=None):
     names, comps = list(links), list(links.values())
     if lang is not None:  # the language switch rides along as the last input
         comps = comps + [lang]
-    button = gr.Button("Copy link to this view", size="sm")
-    box = gr.Textbox(label="Link for the class (copied)", buttons=["copy"], interactive=False)
+    button = gr.Button(t("app.copy_link"), size="sm")
+    box = gr.Textbox(label=t("app.link_box"), buttons=["copy"], interactive=False)
     button.click(lambda *v: link_query(tab_id, names, list(v[:len(names)]),
                                        v[len(names)] if lang is not None else None), comps, box,
                  api_name=f"link_{tab_id}", show_progress="hidden"
@@ -109,7 +105,7 @@ def build_app() -> gr.Blocks:
         own = gr.State(None, time_to_live=settings.current().bertgpt_session_ttl)
         ctx = SimpleNamespace(own=own, demo=demo)
         with gr.Row():
-            gr.Markdown(HEADER)
+            gr.Markdown(t("app.header.md"))
             # English / 한국어: labels and lessons switch; the browser remembers (i18n.py)
             lang = gr.Radio([(name, code) for code, name in i18n.LANGS.items()], value="en",
                             label="Language / 언어", scale=0, min_width=200)
@@ -122,7 +118,7 @@ def build_app() -> gr.Blocks:
         lesson_panels: dict[str, gr.Markdown] = {}
         # The seed article's errata (lessons/<lang>/errata.md), which lessons cite as
         # "(errata, bug N)": one closed row under the header; ?tab=errata opens it.
-        with gr.Accordion(ERRATA_LABEL, open=False, elem_id="errata-box"):
+        with gr.Accordion(t("app.errata"), open=False, elem_id="errata-box"):
             errata_md = gr.Markdown(lesson(ERRATA), elem_classes=["lesson"])
         linkable: list[tuple[str, str, gr.components.Component]] = []
         with gr.Tabs(selected=TABS[0]) as tabs:
@@ -134,7 +130,7 @@ def build_app() -> gr.Blocks:
                         with gr.Column(scale=2, min_width=300):
                             if links:
                                 _link_button(mod.ID, links, lang)
-                            with gr.Accordion("Lesson", open=True):
+                            with gr.Accordion(t("app.lesson"), open=True):
                                 lesson_panels[mod.ID] = gr.Markdown(lesson(mod.ID),
                                                                     elem_classes=["lesson"])
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]

@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import BertGptError
+from .i18n import t
 
 # Okabe-Ito: distinguishable with every common form of colour blindness. Colour is never
 # the only signal: every coloured token also carries a label or symbol.
@@ -94,6 +95,22 @@ def real_model(arch: str, name: str):
     except MemoryError:
         raise gr.Error(f"This server has not enough memory for {name}; pick a smaller "
                        "model.") from None
+
+
+def real_choices(arch: str) -> list[tuple[str, str]]:
+    """(label, name) of each real checkpoint of `arch` ('bert' or 'gpt') for a selector,
+    the label saying whether it is ready, needs a download, or cannot be had offline."""
+    from .. import hub
+
+    def label(name, params, size):
+        state = hub.status(name, probe=True)
+        if state == "cached":
+            return t("real.cached", name=name, params=params)
+        if state == "offline":
+            return t("real.offline", name=name, params=params)
+        return t("real.download", name=name, params=params, size=size)
+    return [(label(name, params, size), name)
+            for name, (a, params, size) in hub.REAL.items() if a == arch]
 
 
 def get_model(arch: str, source: str, own: dict | None):

@@ -11,13 +11,14 @@ from .. import hub, viz
 from ..assets import bundled
 from ..tokenizer import piece_display
 from .common import check_known, check_text, friendly, get_model
+from .i18n import t
 
 ID = "attention"
-LABEL = "Attention heatmaps"
+LABEL = t("attention.title")
 MAX_CHARS = 500
 MAX_TOKENS = 40  # a 40 x 40 heatmap is the most a projector shows legibly
 DEFAULT_TEXT = "The capital of France is Paris, and people there speak French."
-SOURCES = [("bundled models", "bundled"), ("my trained models", "own")]
+SOURCES = [(t("attention.source.bundled"), "bundled"), (t("attention.source.own"), "own")]
 REAL_LAYERS, REAL_HEADS = 12, 12  # bert-base-uncased and gpt2 both: 12 layers x 12 heads
 
 
@@ -26,8 +27,9 @@ def _sources():
     rank = ("offline", "download", "cached")  # the pair is as ready as its worse half
     state = min((hub.status(hub.DEFAULT_REAL[a], probe=True) for a in ("bert", "gpt")),
                 key=rank.index)
-    note = {"cached": "ready", "offline": "offline, not cached"}.get(state, "downloads ~1 GB")
-    return SOURCES + [(f"real bert-base-uncased + gpt2 · {note}", "real")]
+    label = {"cached": t("attention.source.real.cached"),
+             "offline": t("attention.source.real.offline")}.get(state)
+    return SOURCES + [(label or t("attention.source.real.download"), "real")]
 
 
 def _ranges(source):
@@ -116,23 +118,23 @@ def build(ctx) -> dict:
     n_layer = ref.cfg.n_layer if ref else 4
     n_head = ref.cfg.n_head if ref else 4
     with gr.Row():
-        text = gr.Textbox(DEFAULT_TEXT, label="Sentence (English, up to 40 tokens)", scale=3)
-        source = gr.Radio(_sources(), value="bundled", label="Models", scale=1)
+        text = gr.Textbox(DEFAULT_TEXT, label=t("attention.text"), scale=3)
+        source = gr.Radio(_sources(), value="bundled", label=t("attention.source"), scale=1)
     with gr.Row():
-        layer = gr.Slider(1, n_layer, value=n_layer, step=1, label="Layer")
-        head = gr.Slider(1, n_head, value=1, step=1, label="Head")
-        go = gr.Button("Show attention", variant="primary")
+        layer = gr.Slider(1, n_layer, value=n_layer, step=1, label=t("attention.layer"))
+        head = gr.Slider(1, n_head, value=1, step=1, label=t("attention.head"))
+        go = gr.Button(t("attention.go"), variant="primary")
     try:
         first = attention(DEFAULT_TEXT, "bundled", n_layer, 1)
     except gr.Error as e:  # no bundled models yet: the tab still builds and says why
         first = (viz.empty(str(e.message)),) * 4 + (str(e.message),)
     md = gr.Markdown(first[4])
     with gr.Row(equal_height=False):
-        bert_map = gr.Plot(first[0], label="BERT: one head", show_label=False)
-        gpt_map = gr.Plot(first[1], label="GPT: one head", show_label=False)
+        bert_map = gr.Plot(first[0], label=t("attention.bert_map"), show_label=False)
+        gpt_map = gr.Plot(first[1], label=t("attention.gpt_map"), show_label=False)
     with gr.Row(equal_height=False):
-        bert_all = gr.Plot(first[2], label="BERT: every head", show_label=False)
-        gpt_all = gr.Plot(first[3], label="GPT: every head", show_label=False)
+        bert_all = gr.Plot(first[2], label=t("attention.bert_all"), show_label=False)
+        gpt_all = gr.Plot(first[3], label=t("attention.gpt_all"), show_label=False)
     gr.on([go.click, text.change, source.change, layer.change, head.change], attention,
           [text, source, layer, head, ctx.own], [bert_map, gpt_map, bert_all, gpt_all, md],
           api_name="attention", trigger_mode="always_last", show_progress="minimal")

@@ -6,14 +6,15 @@ import re
 
 import gradio as gr
 
-from .. import hub, sampling
-from .common import as_text, check_text, friendly, get_model
+from .. import sampling
+from .common import as_text, check_text, friendly, get_model, real_choices
+from .i18n import t
 from .plots_live import as_plot, fillmask_figure, model_note
 
 ID = "fillmask"
-LABEL = "Fill-mask"
+LABEL = t("fillmask.title")
 
-SOURCES = [("Bundled BERT mini", "bundled"), ("My own BERT (from Train live)", "own")]
+SOURCES = [(t("fillmask.source.bundled"), "bundled"), (t("fillmask.source.own"), "own")]
 EXAMPLES = ["the capital of france is [MASK] .",
             "people in korea speak [MASK] .",
             "[MASK] is a baker who lives in [MASK] , the capital of austria ."]
@@ -63,16 +64,17 @@ def build(ctx) -> dict:
     gr.Markdown("Write a sentence with one or more **[MASK]**. BERT reads the whole sentence "
                 "at once — words on both sides of the gap — and scores every word in its "
                 "vocabulary for each gap.")
-    text = gr.Textbox(value=EXAMPLES[0], label="Sentence with [MASK]", max_length=MAX_CHARS)
-    gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="Try")
+    text = gr.Textbox(value=EXAMPLES[0], label=t("fillmask.text"), max_length=MAX_CHARS)
+    gr.Examples([[e] for e in EXAMPLES], inputs=[text], label=t("fillmask.examples"))
     with gr.Row():
-        source = gr.Radio(SOURCES + hub.choices("bert"), value="bundled", label="Model")
-        top_k = gr.Slider(1, 20, value=5, step=1, label="Guesses per mask (top-k)")
-    go = gr.Button("Fill the masks", variant="primary")
+        source = gr.Radio(SOURCES + real_choices("bert"), value="bundled",
+                          label=t("fillmask.source"))
+        top_k = gr.Slider(1, 20, value=5, step=1, label=t("fillmask.top_k"))
+    go = gr.Button(t("fillmask.go"), variant="primary")
     filled = gr.Markdown()
-    plot = gr.Plot(label="BERT's guesses")
-    with gr.Accordion("The numbers (JSON)", open=False):
-        data = gr.JSON(label="Guesses per mask")
+    plot = gr.Plot(label=t("fillmask.plot"))
+    with gr.Accordion(t("fillmask.numbers"), open=False):
+        data = gr.JSON(label=t("fillmask.data"))
     go.click(fill_mask, [text, top_k, source, ctx.own], [plot, filled, data], api_name="fill_mask")
     text.submit(fill_mask, [text, top_k, source, ctx.own], [plot, filled, data],
                 api_visibility="private")

@@ -16,16 +16,17 @@ from ..assets import bundled
 from ..viz import styled
 from . import worker
 from .common import PALETTE, check_text, friendly, friendly_gen, get_model
+from .i18n import t
 from .plots_live import _axis, as_plot
 
 ID = "finetune"
-LABEL = "Fine-tune"
-TASKS = [("Sentiment of reviews (classification)", "classify"),
-         ("Question answering (answer spans)", "qa"), ("Entity tags (NER)", "ner"),
-         ("My labelled CSV (text,label)", "csv")]
-GPT_TASKS = [("Capital of a country", "capital"), ("Sentiment of reviews", "classify"),
-             ("QA on a passage", "qa")]
-SOURCES = [("Bundled BERT mini", "bundled"), ("My own BERT (from Train live)", "own")]
+LABEL = t("finetune.title")
+TASKS = [(t("finetune.task.classify"), "classify"),
+         (t("finetune.task.qa"), "qa"), (t("finetune.task.ner"), "ner"),
+         (t("finetune.task.csv"), "csv")]
+GPT_TASKS = [(t("finetune.gpt_task.capital"), "capital"),
+             (t("finetune.gpt_task.classify"), "classify"), (t("finetune.gpt_task.qa"), "qa")]
+SOURCES = [(t("finetune.source.bundled"), "bundled"), (t("finetune.source.own"), "own")]
 EXAMPLES = ["16", "64", "256", "all"]
 COLOR = {"pre-trained": PALETTE["blue"], "scratch": PALETTE["vermillion"]}
 METRIC_NAME = {"accuracy": "accuracy", "exact_match": "exact match", "f1": "entity F1"}
@@ -298,32 +299,34 @@ def build(ctx) -> dict:
                 "at all, only examples in its prompt.")
     gr.Markdown("### 1 · BERT + a task head")
     with gr.Row():
-        task = gr.Radio(TASKS, value="classify", label="Task")
-        source = gr.Radio(SOURCES, value="bundled", label="Pre-trained BERT")
+        task = gr.Radio(TASKS, value="classify", label=t("finetune.task"))
+        source = gr.Radio(SOURCES, value="bundled", label=t("finetune.source"))
     csv_box = gr.Textbox(CSV_EXAMPLE, lines=6, max_lines=14, visible=False,
-                         label="Labelled CSV: one `text,label` per line (quote text with commas)")
+                         label=t("finetune.csv_box"))
+    sizes = [(t("finetune.examples.all") if n == "all" else n, n) for n in EXAMPLES]
     with gr.Row():
-        examples = gr.Radio(EXAMPLES, value="64", label="Labelled training examples")
+        examples = gr.Radio(sizes, value="64", label=t("finetune.examples"))
         steps = gr.Slider(10, 300, value=ft.TASK_DEFAULTS["classify"]["steps"], step=10,
-                          label="Budget: optimizer steps (both models)")
-        freeze = gr.Checkbox(False, label="Freeze the encoder (train the head only)")
-        seed = gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+                          label=t("finetune.steps"))
+        freeze = gr.Checkbox(False, label=t("finetune.freeze"))
+        seed = gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1,
+                         label=t("finetune.seed"))
     with gr.Row():
-        go = gr.Button("▶ Fine-tune both", variant="primary")
-        sweep_btn = gr.Button("Data-efficiency sweep (16 / 64 / 256 / all)")
-        stop = gr.Button("■ Stop", variant="stop")
+        go = gr.Button(t("finetune.go"), variant="primary")
+        sweep_btn = gr.Button(t("finetune.sweep_btn"))
+        stop = gr.Button(t("finetune.stop"), variant="stop")
     status = gr.Markdown("Press **▶ Fine-tune both** to train the two side by side.")
-    curve = gr.Plot(label="Learning curves", show_label=False)
+    curve = gr.Plot(label=t("finetune.curve"), show_label=False)
     table = gr.Markdown()
-    sweep_plot = gr.Plot(label="Data efficiency", show_label=False, visible=False)
+    sweep_plot = gr.Plot(label=t("finetune.sweep_plot"), show_label=False, visible=False)
     gr.Markdown("### What the fine-tuned head sees")
     with gr.Row():
-        text = gr.Textbox(INSPECT["classify"][0], label="Text (the passage, for QA)", scale=3)
-        question = gr.Textbox(INSPECT["qa"][1], label="Question (QA only)", visible=False)
-    look = gr.Button("Inspect the prediction")
-    probs = gr.Label(label="[CLS] → label probabilities", visible=True)
-    spans = gr.Plot(label="Start / end distributions over the passage", visible=False)
-    tags = gr.HighlightedText(label="Entity tags (first piece of each word decides)",
+        text = gr.Textbox(INSPECT["classify"][0], label=t("finetune.text"), scale=3)
+        question = gr.Textbox(INSPECT["qa"][1], label=t("finetune.question"), visible=False)
+    look = gr.Button(t("finetune.look"))
+    probs = gr.Label(label=t("finetune.probs"), visible=True)
+    spans = gr.Plot(label=t("finetune.spans"), visible=False)
+    tags = gr.HighlightedText(label=t("finetune.tags"),
                               visible=False, color_map={
                                   "PERSON": PALETTE["sky"], "CITY": PALETTE["orange"],
                                   "COUNTRY": PALETTE["green"], "ANIMAL": PALETTE["yellow"],
@@ -333,15 +336,15 @@ def build(ctx) -> dict:
 
     gr.Markdown("### 2 · GPT's way: a prompt, zero-shot or few-shot")
     with gr.Row():
-        gpt_task = gr.Radio(GPT_TASKS, value="capital", label="Task")
+        gpt_task = gr.Radio(GPT_TASKS, value="capital", label=t("finetune.gpt_task"))
         k = gr.Slider(0, prompting.MAX_K, value=4, step=1,
-                      label="k: solved examples in the prompt (scores 0 … k)")
-        gpt_source = gr.Radio([("Bundled GPT mini", "bundled"),
-                               ("My own GPT (from Train live)", "own")], value="bundled",
+                      label=t("finetune.k"))
+        gpt_source = gr.Radio([(t("finetune.gpt_source.bundled"), "bundled"),
+                               (t("finetune.gpt_source.own"), "own")], value="bundled",
                               label="GPT")
-    ask = gr.Button("Score GPT with 0 … k examples")
-    gpt_plot = gr.Plot(label="Few-shot score", show_label=False)
-    prompt = gr.Code(label="The prompt actually fed to GPT (first question, largest k)",
+    ask = gr.Button(t("finetune.ask"))
+    gpt_plot = gr.Plot(label=t("finetune.gpt_plot"), show_label=False)
+    prompt = gr.Code(label=t("finetune.prompt"),
                      language=None, lines=8)
     gpt_md = gr.Markdown()
 

@@ -12,15 +12,15 @@ from functools import lru_cache
 
 import gradio as gr
 
-from .. import hub
 from ..sampling import generate, generate_stream
-from .common import as_text, friendly, friendly_gen, get_model
+from .common import as_text, friendly, friendly_gen, get_model, real_choices
+from .i18n import t
 from .plots_live import as_plot, distribution_figure, model_note
 
 ID = "generate"
-LABEL = "Generate & sample"
+LABEL = t("generate.title")
 
-SOURCES = [("Bundled GPT mini", "bundled"), ("My own GPT (from Train live)", "own")]
+SOURCES = [(t("generate.source.bundled"), "bundled"), (t("generate.source.own"), "own")]
 ORDER = ("**Order of operations:** logits → softmax ÷ **temperature** (T = 0 is greedy) → "
          "keep the **top-k** most likely (0 = off) → keep the smallest set whose mass reaches "
          "**top-p** (1 = off) → renormalise → draw.")
@@ -149,32 +149,34 @@ def generate_full(source, prompt, temperature, top_k, top_p, seed, max_tokens, o
 def build(ctx) -> dict:
     gr.Markdown(ORDER)
     with gr.Row():
-        source = gr.Dropdown(SOURCES + hub.choices("gpt"), value="bundled", label="Model")
-        seed = gr.Number(value=0, precision=0, label="Seed (same seed, same text)",
+        source = gr.Dropdown(SOURCES + real_choices("gpt"), value="bundled",
+                             label=t("generate.source"))
+        seed = gr.Number(value=0, precision=0, label=t("generate.seed"),
                          minimum=0, maximum=2**31 - 1)
-    prompt = gr.Textbox(value="The capital of France is", label="Prompt", max_length=MAX_PROMPT)
+    prompt = gr.Textbox(value="The capital of France is", label=t("generate.prompt"),
+                        max_length=MAX_PROMPT)
     with gr.Row():
-        temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="1 · Temperature (0 = greedy)")
-        top_k = gr.Slider(0, 100, value=0, step=1, label="2 · Top-k (0 = off)")
-        top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="3 · Top-p (1 = off)")
-    with gr.Tab("Step by step"):
-        step_btn = gr.Button("Next token ▶ (append it to the prompt)", variant="primary")
+        temperature = gr.Slider(0, 2, value=1.0, step=0.05, label=t("generate.temperature"))
+        top_k = gr.Slider(0, 100, value=0, step=1, label=t("generate.top_k"))
+        top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label=t("generate.top_p"))
+    with gr.Tab(t("generate.step_tab")):
+        step_btn = gr.Button(t("generate.step_btn"), variant="primary")
         step_info = gr.Markdown()
-        dist = gr.Plot(label="Next-token distribution")
-        with gr.Accordion("The numbers (JSON)", open=False):
-            step_data = gr.JSON(label="This step")
-    with gr.Tab("Whole text"):
-        max_tokens = gr.Slider(1, MAX_NEW, value=60, step=1, label="Max new tokens")
-        gen_btn = gr.Button("Generate", variant="primary")
+        dist = gr.Plot(label=t("generate.dist"))
+        with gr.Accordion(t("generate.numbers"), open=False):
+            step_data = gr.JSON(label=t("generate.step_data"))
+    with gr.Tab(t("generate.full_tab")):
+        max_tokens = gr.Slider(1, MAX_NEW, value=60, step=1, label=t("generate.max_tokens"))
+        gen_btn = gr.Button(t("generate.gen_btn"), variant="primary")
         gr.Markdown("Each new token is shaded by the probability the model gave it "
                     "(darker = more likely). The prompt is unshaded.")
         with gr.Row():
-            sampled = gr.HighlightedText(label="Sampled with your settings", show_legend=False,
+            sampled = gr.HighlightedText(label=t("generate.sampled"), show_legend=False,
                                          show_inline_category=False)
-            greedy = gr.HighlightedText(label="Greedy (always the most likely token)",
+            greedy = gr.HighlightedText(label=t("generate.greedy"),
                                         show_legend=False, show_inline_category=False)
-        with gr.Accordion("The numbers (JSON)", open=False):
-            gen_data = gr.JSON(label="Both texts, every token's probability")
+        with gr.Accordion(t("generate.numbers"), open=False):
+            gen_data = gr.JSON(label=t("generate.gen_data"))
     settings = [source, prompt, temperature, top_k, top_p, seed]
     step_btn.click(next_token, settings + [ctx.own], [dist, prompt, step_info, step_data],
                    api_name="next_token", show_progress="hidden")

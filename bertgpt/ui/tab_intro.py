@@ -15,32 +15,12 @@ from ..config import PRESETS
 from ..corpus import COUNTRIES
 from ..sampling import fill_mask, generate
 from .common import friendly, get_model
+from .i18n import t
 
 ID = "intro"
-LABEL = "Start here"
+LABEL = t("intro.title")
 COUNTRY_NAMES = [row[0] for row in COUNTRIES]
 CAPITALS = {row[0]: row[1] for row in COUNTRIES}
-
-STAGES = """
-**Two stages instead of one model per task.**
-
-1. **Pre-training** (once, expensive): a Transformer reads a great deal of unlabelled text
-   and learns to predict words that are hidden from it. No one labels anything; the text
-   is its own teacher. What it learns is general: spelling, grammar, facts, style.
-2. **Adaptation** (per task, cheap): the pre-trained weights are the starting point.
-   **BERT** is *fine-tuned*: a small head on top, a few epochs on a labelled set.
-   **GPT** can be fine-tuned too, and from GPT-2 and GPT-3 on it can be *prompted*:
-   the task is written into the text it continues (zero-, one-, few-shot).
-"""
-
-CLOSING = ("Neither mini was ever *taught* capitals as a task. Both learned them while "
-           "pre-training on the bundled world corpus: BERT by filling in hidden words, GPT by "
-           "predicting the next one. That general knowledge is what fine-tuning and prompting "
-           "build on. The tabs that follow take each step apart.")
-CLOSING_KO = ("두 mini 모델 모두 수도를 과제로 *배운* 적이 없습니다. 내장 월드 코퍼스로 사전학습하는 "
-              "동안 스스로 익혔습니다: BERT는 가려진 단어를 채우면서, GPT는 다음 단어를 예측하면서. "
-              "미세조정과 프롬프트는 바로 이 일반 지식 위에 쌓입니다. 이어지는 탭들이 각 단계를 "
-              "하나씩 뜯어봅니다.")
 
 
 def _row(name: str) -> list[str]:
@@ -90,17 +70,18 @@ def _answers(country: str) -> tuple[str, str]:
 
 
 def build(ctx) -> dict:
-    gr.Markdown("## Pre-train once, then adapt: the idea behind BERT and GPT")
-    gr.Markdown(STAGES)
+    gr.Markdown(t("intro.idea.md"))
+    gr.Markdown(t("intro.stages.md"))
     gr.Markdown(side_by_side())
-    gr.Markdown("## Ask both models the same fact")
+    gr.Markdown(t("intro.ask_heading.md"))
+    names = [(t(f"intro.country.{name.lower()}"), name) for name in COUNTRY_NAMES]
     with gr.Row():
-        country = gr.Dropdown(COUNTRY_NAMES, value=COUNTRY_NAMES[0], label="Country")
-        go = gr.Button("Ask BERT and GPT", variant="primary")
+        country = gr.Dropdown(names, value=COUNTRY_NAMES[0], label=t("intro.country"))
+        go = gr.Button(t("intro.ask"), variant="primary")
     with gr.Row():
         bert_out = gr.Markdown()
         gpt_out = gr.Markdown()
-    gr.Markdown(CLOSING)
+    gr.Markdown(t("intro.closing.md"))
     go.click(ask_both, [country], [bert_out, gpt_out], api_name="intro_ask")
     # a deep link (?tab=intro&country=Italy) changes the value after load: answer it too
     country.change(ask_both, [country], [bert_out, gpt_out], api_visibility="private",

@@ -10,14 +10,15 @@ from .. import viz
 from ..assets import world_tokenizer
 from ..masks import KINDS, LEGEND, explain_mask
 from .common import check_known, check_text, friendly
+from .i18n import t
 
 ID = "masks"
-LABEL = "Attention masks"
+LABEL = t("masks.title")
 MAX_SENTENCES = 4
 MAX_TOKENS = 16  # a 16 x 16 grid is the largest a projector shows legibly
-CHOICES = [("bidirectional (BERT)", "bidirectional"), ("causal (GPT)", "causal"),
-           ("padding (BERT on a batch)", "padding"),
-           ("causal + padding (GPT on a batch)", "causal+padding")]
+CHOICES = [(t("masks.kind.bidirectional"), "bidirectional"), (t("masks.kind.causal"), "causal"),
+           (t("masks.kind.padding"), "padding"),
+           (t("masks.kind.causal_padding"), "causal+padding")]
 NAMES = {v: k for k, v in CHOICES}
 DEFAULT_TEXT = "the cat eats fish\nthe dog barks at the cat\nhello"
 DEFAULT_KIND = "causal+padding"
@@ -104,20 +105,20 @@ def masks(text, kind, seed, inspect):
 
 def build(ctx) -> dict:
     with gr.Row():
-        text = gr.Textbox(DEFAULT_TEXT, label="Sentences, one per line (a batch of up to 4)",
+        text = gr.Textbox(DEFAULT_TEXT, label=t("masks.text"),
                           lines=3, max_lines=4, scale=2)
         with gr.Column(scale=1, min_width=240):
-            kind = gr.Radio(CHOICES, value=DEFAULT_KIND, label="Mask")
+            kind = gr.Radio(CHOICES, value=DEFAULT_KIND, label=t("masks.kind"))
     with gr.Row():
-        inspect = gr.Slider(1, MAX_SENTENCES, value=1, step=1, label="Sentence to inspect")
-        seed = gr.Number(0, label="Seed for the raw scores", precision=0, minimum=0,
+        inspect = gr.Slider(1, MAX_SENTENCES, value=1, step=1, label=t("masks.inspect"))
+        seed = gr.Number(0, label=t("masks.seed"), precision=0, minimum=0,
                          maximum=2**31 - 1)
-        go = gr.Button("Show masks", variant="primary")
+        go = gr.Button(t("masks.go"), variant="primary")
     first = masks(DEFAULT_TEXT, DEFAULT_KIND, 0, 1)
     md = gr.Markdown(first[3])
-    grids = gr.Plot(first[0], label="The batch under this mask", show_label=False)
-    compare = gr.Plot(first[1], label="One sentence, four masks", show_label=False)
-    scores = gr.Plot(first[2], label="Raw scores → masked (−∞) → softmax", show_label=False)
+    grids = gr.Plot(first[0], label=t("masks.grids"), show_label=False)
+    compare = gr.Plot(first[1], label=t("masks.compare"), show_label=False)
+    scores = gr.Plot(first[2], label=t("masks.scores"), show_label=False)
     gr.on([go.click, text.change, kind.change, seed.change, inspect.change], masks,
           [text, kind, seed, inspect], [grids, compare, scores, md], api_name="masks",
           trigger_mode="always_last", show_progress="minimal")

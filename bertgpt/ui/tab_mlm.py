@@ -14,9 +14,10 @@ from ..assets import world_tokenizer
 from ..corpus import generate_world, world_documents
 from ..mlm import mask_text, mask_tokens
 from .common import PALETTE, check_known, check_text, friendly, get_model
+from .i18n import t
 
 ID = "mlm"
-LABEL = "MLM masking"
+LABEL = t("mlm.title")
 MAX_CHARS = 2000
 MAX_PANELS = 8  # prediction panels drawn; more would not fit a projected screen
 DEFAULT_TEXT = ("Every morning, Anna wakes up early and drinks a cup of tea. The waiter was "
@@ -172,45 +173,46 @@ def _corpus_sentence(seed):
 
 def build(ctx) -> dict:
     with gr.Row():
-        text = gr.Textbox(DEFAULT_TEXT, label="Text to mask", lines=2, max_lines=6, scale=3)
+        text = gr.Textbox(DEFAULT_TEXT, label=t("mlm.text"), lines=2, max_lines=6, scale=3)
         with gr.Column(scale=1, min_width=200):
-            seed = gr.Number(DEFAULT_SEED, label="Seed", precision=0, minimum=0,
+            seed = gr.Number(DEFAULT_SEED, label=t("mlm.seed"), precision=0, minimum=0,
                              maximum=2**31 - 1)
             with gr.Row():
-                reroll = gr.Button("Re-roll (seed + 1)", size="sm")
-                pick = gr.Button("Corpus sentence", size="sm")
+                reroll = gr.Button(t("mlm.reroll"), size="sm")
+                pick = gr.Button(t("mlm.pick"), size="sm")
     with gr.Row():
-        prob = gr.Slider(0, 1, value=0.15, step=0.01, label="Selection rate",
-                         info="BERT: 15% of tokens")
-        mask_rate = gr.Slider(0, 1, value=0.8, step=0.05, label="Of those, → [MASK]",
+        prob = gr.Slider(0, 1, value=0.15, step=0.01, label=t("mlm.prob"),
+                         info=t("mlm.prob.info"))
+        mask_rate = gr.Slider(0, 1, value=0.8, step=0.05, label=t("mlm.mask_rate"),
                               info="BERT: 80%")
-        random_rate = gr.Slider(0, 1, value=0.1, step=0.05, label="Of those, → random token",
-                                info="BERT: 10% (the rest stay unchanged)")
-    go = gr.Button("Mask", variant="primary")
+        random_rate = gr.Slider(0, 1, value=0.1, step=0.05, label=t("mlm.random_rate"),
+                                info=t("mlm.random_rate.info"))
+    go = gr.Button(t("mlm.go"), variant="primary")
     first = mask(DEFAULT_TEXT, DEFAULT_SEED, 0.15, 0.8, 0.1)
     gr.Markdown(LEGEND, elem_classes=["token-legend"])
     chips = dict(color_map=FATE_COLOURS, show_legend=False, elem_classes=["tokens"])
-    fate = gr.HighlightedText(first[0], label="1. The text, and what happens to each token",
+    fate = gr.HighlightedText(first[0], label=t("mlm.fate"),
                               **chips)
-    model_in = gr.HighlightedText(first[1], label="2. Model input: what BERT actually reads",
+    model_in = gr.HighlightedText(first[1], label=t("mlm.model_in"),
                                   **chips)
     labels = gr.HighlightedText(first[2], **chips,
-                                label="3. Labels: token (id) to predict, −100 = ignored")
+                                label=t("mlm.labels"))
     counts = gr.Markdown(first[3])
-    rates = gr.Plot(first[4], label="Expected vs measured rates", show_label=False)
+    rates = gr.Plot(first[4], label=t("mlm.rates"), show_label=False)
     with gr.Group():
         with gr.Row():
-            source = gr.Radio(["bundled", "own"], value="bundled", label="Which BERT",
-                              info="own = the one you trained in 'Train live'")
-            top_k = gr.Slider(1, 10, value=5, step=1, label="Top k guesses")
-        predict = gr.Button("Predict: what does BERT guess at the selected positions?",
+            source = gr.Radio([(t("mlm.source.bundled"), "bundled"), (t("mlm.source.own"), "own")],
+                              value="bundled", label=t("mlm.source"),
+                              info=t("mlm.source.info"))
+            top_k = gr.Slider(1, 10, value=5, step=1, label=t("mlm.top_k"))
+        predict = gr.Button(t("mlm.predict"),
                             variant="secondary")
     try:
         first_pred = mask_predict(DEFAULT_TEXT, DEFAULT_SEED, 0.15, 0.8, 0.1, 5, "bundled")
     except gr.Error as e:  # no bundled BERT yet: the tab still builds and says why
         first_pred = (viz.empty(e.message), e.message)
     pred_md = gr.Markdown(first_pred[1])
-    pred_plot = gr.Plot(first_pred[0], label="BERT's guesses (✓ = the original token)",
+    pred_plot = gr.Plot(first_pred[0], label=t("mlm.pred_plot"),
                         show_label=False)
 
     inputs = [text, seed, prob, mask_rate, random_rate]

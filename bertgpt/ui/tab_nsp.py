@@ -9,22 +9,23 @@ from functools import lru_cache
 import gradio as gr
 import torch
 
-from .. import hub, viz
+from .. import viz
 from ..assets import world_tokenizer
 from ..corpus import split_documents, world_documents
 from ..nsp import explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
 from ..segments import explain_segments
-from .common import PALETTE, check_known, check_text, friendly, get_model
+from .common import PALETTE, check_known, check_text, friendly, get_model, real_choices
+from .i18n import t
 
 ID = "nsp"
-LABEL = "NSP pairs"
+LABEL = t("nsp.title")
 SOURCES = ["world corpus", "my documents"]
 MAX_DOC_CHARS = 20_000
 MAX_SENTENCE_CHARS = 500
 N_SHOWN = 6
 DEFAULT_SEED = 4  # the six pairs shown are 3 IsNext, 3 NotNext, one truncated
 DEFAULT_MAX_LEN = 24
-UNITS = [("one sentence each", "sentences"), ("packed segments (BERT's way)", "segments")]
+UNITS = [(t("nsp.unit.sentences"), "sentences"), (t("nsp.unit.segments"), "segments")]
 SEG = ("segment 0 = A", "segment 1 = B")
 COLOURS = {SEG[0]: PALETTE["sky"], SEG[1]: PALETTE["orange"], "IsNext": PALETTE["green"],
            "NotNext": PALETTE["vermillion"], "⚠ mislabeled": PALETTE["purple"],
@@ -186,44 +187,47 @@ def nsp_predict(sentence_a, sentence_b, source, own=None):
 
 def build(ctx) -> dict:
     with gr.Row():
-        source = gr.Radio(SOURCES, value=SOURCES[0], label="Documents")
-        seed = gr.Number(DEFAULT_SEED, label="Seed", precision=0, minimum=0,
+        source = gr.Radio([(t("nsp.source.world"), SOURCES[0]),
+                           (t("nsp.source.mine"), SOURCES[1])],
+                          value=SOURCES[0], label=t("nsp.source"))
+        seed = gr.Number(DEFAULT_SEED, label=t("nsp.seed"), precision=0, minimum=0,
                          maximum=2**31 - 1)
-        max_len = gr.Slider(8, 128, value=DEFAULT_MAX_LEN, step=1, label="max_len (tokens)",
-                            info="Longer pairs are cut, longest sentence first")
-    documents = gr.Textbox(EXAMPLE_DOCS, label="My documents: a blank line between documents",
+        max_len = gr.Slider(8, 128, value=DEFAULT_MAX_LEN, step=1, label=t("nsp.max_len"),
+                            info=t("nsp.max_len.info"))
+    documents = gr.Textbox(EXAMPLE_DOCS, label=t("nsp.documents"),
                            lines=4, max_lines=12, visible=False)
     with gr.Row():
-        unit = gr.Radio(UNITS, value="sentences", label="A and B are",
-                        info="BERT packs several sentences into each segment")
-        bug = gr.Checkbox(False, label="Seed article's way: draw NotNext from the SAME document")
+        unit = gr.Radio(UNITS, value="sentences", label=t("nsp.unit"),
+                        info=t("nsp.unit.info"))
+        bug = gr.Checkbox(False, label=t("nsp.bug"))
     with gr.Row():
-        show = gr.Slider(1, N_SHOWN, value=1, step=1, label="Pair to draw below")
-        go = gr.Button("Build pairs", variant="primary")
+        show = gr.Slider(1, N_SHOWN, value=1, step=1, label=t("nsp.show"))
+        go = gr.Button(t("nsp.go"), variant="primary")
     first = pairs(SOURCES[0], EXAMPLE_DOCS, DEFAULT_SEED, DEFAULT_MAX_LEN, False, 1)
     shown = gr.HighlightedText(first[0], color_map=COLOURS, show_legend=False,
                                elem_classes=["tokens"],
-                               label="Pairs: [CLS] A [SEP] B [SEP], segment 0 = A, 1 = B")
+                               label=t("nsp.shown"))
     with gr.Row(equal_height=False):
         stats = gr.Markdown(first[1])
-        balance = gr.Plot(first[2], label="The 50/50 balance", show_label=False)
-    strip = gr.Plot(first[3], label="One pair as BERT's input", show_label=False)
-    gr.Markdown("### Ask BERT: does B follow A?")
+        balance = gr.Plot(first[2], label=t("nsp.balance"), show_label=False)
+    strip = gr.Plot(first[3], label=t("nsp.strip"), show_label=False)
+    gr.Markdown(t("nsp.ask_heading.md"))
     with gr.Row():
-        sent_a = gr.Textbox(DEFAULT_A, label="Sentence A")
-        sent_b = gr.Textbox(DEFAULT_B, label="Sentence B")
+        sent_a = gr.Textbox(DEFAULT_A, label=t("nsp.sent_a"))
+        sent_b = gr.Textbox(DEFAULT_B, label=t("nsp.sent_b"))
     with gr.Row():
-        model_src = gr.Radio([("bundled", "bundled"), ("own", "own")] + hub.choices("bert"),
-                             value="bundled", label="Which BERT")
-        ask = gr.Button("Ask BERT", variant="secondary")
+        model_src = gr.Radio([(t("nsp.model_src.bundled"), "bundled"),
+                              (t("nsp.model_src.own"), "own")] + real_choices("bert"),
+                             value="bundled", label=t("nsp.model_src"))
+        ask = gr.Button(t("nsp.ask"), variant="secondary")
     gr.Examples([[DEFAULT_A, DEFAULT_B], [DEFAULT_A, "The cow eats grass."],
                  ["The capital of Italy is Rome.", "People in Italy speak Italian."]],
-                [sent_a, sent_b], label="Try these pairs")
+                [sent_a, sent_b], label=t("nsp.examples"))
     try:
         first_verdict = nsp_predict(DEFAULT_A, DEFAULT_B, "bundled")
     except gr.Error as e:  # no bundled BERT yet: the tab still builds and says why
         first_verdict = (None, e.message)
-    verdict = gr.Label(first_verdict[0], label="BERT's next-sentence probability",
+    verdict = gr.Label(first_verdict[0], label=t("nsp.verdict"),
                        num_top_classes=2)
     packed = gr.Markdown(first_verdict[1])
 

@@ -14,9 +14,10 @@ from .. import viz
 from ..config import PRESETS, ModelConfig
 from ..models import count_params
 from .common import friendly
+from .i18n import t
 
 ID = "sizes"
-LABEL = "BERT vs GPT & sizes"
+LABEL = t("sizes.title")
 CUSTOM = "custom"
 DEFAULT_PRESET = "bert-base"
 
@@ -145,34 +146,35 @@ def _fill(preset):
 
 
 def build(ctx) -> dict:
-    gr.Markdown("## BERT and GPT, side by side")
+    gr.Markdown(t("sizes.side_by_side.md"))
     gr.Markdown(COMPARISON)
-    gr.Markdown("## How many parameters? Where do they live?")
+    gr.Markdown(t("sizes.params_heading.md"))
     cfg = PRESETS[DEFAULT_PRESET][0]
     with gr.Row():
-        preset = gr.Dropdown(list(PRESETS) + [CUSTOM], value=DEFAULT_PRESET, label="Preset",
-                             info="or 'custom': set the sizes yourself")
-        arch = gr.Radio(["bert", "gpt"], value=cfg.arch, label="Architecture")
-        go = gr.Button("Count parameters", variant="primary")
+        preset = gr.Dropdown([(n, n) for n in PRESETS] + [(t("sizes.preset.custom"), CUSTOM)],
+                             value=DEFAULT_PRESET, label=t("sizes.preset"),
+                             info=t("sizes.preset.info"))
+        arch = gr.Radio(["bert", "gpt"], value=cfg.arch, label=t("sizes.arch"))
+        go = gr.Button(t("sizes.go"), variant="primary")
     with gr.Row():
-        vocab = gr.Number(cfg.vocab_size, label="Vocabulary", precision=0, minimum=1,
+        vocab = gr.Number(cfg.vocab_size, label=t("sizes.vocab"), precision=0, minimum=1,
                           maximum=1_000_000)
-        layers = gr.Slider(1, 128, value=cfg.n_layer, step=1, label="Layers")
-        heads = gr.Slider(1, 128, value=cfg.n_head, step=1, label="Heads")
-        width = gr.Slider(16, 16384, value=cfg.n_embd, step=16, label="Width (n_embd)")
-        context = gr.Number(cfg.block_size, label="Context (tokens)", precision=0, minimum=1,
+        layers = gr.Slider(1, 128, value=cfg.n_layer, step=1, label=t("sizes.layers"))
+        heads = gr.Slider(1, 128, value=cfg.n_head, step=1, label=t("sizes.heads"))
+        width = gr.Slider(16, 16384, value=cfg.n_embd, step=16, label=t("sizes.width"))
+        context = gr.Number(cfg.block_size, label=t("sizes.context"), precision=0, minimum=1,
                             maximum=131_072)
     summary = gr.Markdown("*Counting…*")
-    breakdown = gr.Plot(label="Parameters by part", show_label=False)
+    breakdown = gr.Plot(label=t("sizes.breakdown"), show_label=False)
     table = gr.Dataframe(headers=["preset", "layers", "width", "heads", "context", "vocab",
                                   "computed", "published", "difference"],
-                         label="Every preset: computed here vs published", interactive=False,
+                         label=t("sizes.table"), interactive=False,
                          wrap=True)
     gr.Markdown("In small models the **embeddings** are a large share (a 2,000-word "
                 "vocabulary × 128 dimensions is about a quarter of a mini; GPT-2 small's "
                 "50,257 × 768 nearly a third); in big ones the blocks dominate, about 12 × "
                 "width² parameters a layer: 2/3 **MLP**, 1/3 **attention**.")
-    shares = gr.Plot(label="Where the parameters live, preset by preset", show_label=False)
+    shares = gr.Plot(label=t("sizes.shares"), show_label=False)
     # Counting stays off the start-up path: the first count imports torch._dynamo
     # (seconds) and GPT-3 alone takes ~0.7 s. A thread warms the cache while the server
     # starts; each page load then fills these in from the cache.

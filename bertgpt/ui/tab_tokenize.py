@@ -11,9 +11,10 @@ import gradio as gr
 from ..assets import world_tokenizer
 from ..tokenizer import SPECIAL_MEANINGS, bpe_merges, explain, piece_display
 from .common import PALETTE, check_text, friendly
+from .i18n import t
 
 ID = "tokenize"
-LABEL = "Tokenize"
+LABEL = t("tokenize.title")
 MAX_CHARS = 2000  # a tokenization view of more than this is unreadable anyway
 DEFAULT_TEXT = "Minho bakes unbelievably delicious croissants in Seoul 🥐"
 DEFAULT_WORD = "unbelievably"
@@ -163,32 +164,31 @@ def tokenize(text: str, vocab_size: float, word: str):
 
 def build(ctx) -> dict:
     with gr.Row():
-        text = gr.Textbox(DEFAULT_TEXT, label="Text (try Korean, an emoji, a made-up word)",
+        text = gr.Textbox(DEFAULT_TEXT, label=t("tokenize.text"),
                           lines=2, max_lines=6, scale=3)
         with gr.Column(scale=1, min_width=220):
-            vocab = gr.Slider(300, 4000, value=2000, step=100, label="Vocabulary size",
-                              info="Retrains both tokenizers on the world corpus (~1 s)")
-            go = gr.Button("Tokenize", variant="primary")
-    gr.Examples([[e] for e in EXAMPLES], inputs=[text], label="Try these texts")
+            vocab = gr.Slider(300, 4000, value=2000, step=100, label=t("tokenize.vocab"),
+                              info=t("tokenize.vocab.info"))
+            go = gr.Button(t("tokenize.go"), variant="primary")
+    gr.Examples([[e] for e in EXAMPLES], inputs=[text], label=t("tokenize.examples"))
     first = compute(DEFAULT_TEXT, 2000, DEFAULT_WORD)
     gr.Markdown(LEGEND, elem_classes=["token-legend"])
     with gr.Row(equal_height=False):
         wp_out = gr.HighlightedText(first[0][0], color_map=first[0][1],
-                                    label="WordPiece (BERT): lowercased, ## = glued to the "
-                                    "piece before", show_legend=False, elem_classes=["tokens"])
+                                    label=t("tokenize.wordpiece"), show_legend=False,
+                                    elem_classes=["tokens"])
         bpe_out = gr.HighlightedText(first[1][0], color_map=first[1][1],
-                                     label="Byte-level BPE (GPT-2): ␣ = a space, kept inside "
-                                     "the next piece", show_legend=False,
+                                     label=t("tokenize.bpe"), show_legend=False,
                                      elem_classes=["tokens"])
     summary = gr.Markdown(first[2])
     with gr.Row():
-        word = gr.Textbox(DEFAULT_WORD, label="One word: replay its BPE merges", scale=1)
+        word = gr.Textbox(DEFAULT_WORD, label=t("tokenize.word"), scale=1)
     merges = gr.Dataframe(first[3], headers=["step", "merged pair", "rank (0 = learned first)",
                                              "pieces after this step"],
-                          label="BPE merges, lowest rank first, until no learned pair is left",
+                          label=t("tokenize.merges"),
                           interactive=False, wrap=True,
                           column_widths=["8%", "22%", "15%", "55%"])
-    with gr.Accordion("What [UNK], ## and Ġ mean", open=True):
+    with gr.Accordion(t("tokenize.meanings"), open=True):
         gr.Markdown(MEANINGS)
     gr.on([go.click, text.change, vocab.change, word.submit], tokenize,
           [text, vocab, word], [wp_out, bpe_out, summary, merges], api_name="tokenize",

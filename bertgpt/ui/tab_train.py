@@ -26,25 +26,26 @@ from .. import settings
 from ..errors import BertGptError
 from . import classroom, gpu, jobs
 from . import train_view as view
+from .i18n import t
 
 ID = "train"
-LABEL = "Train live"
+LABEL = t("train.title")
 
 # name -> (label, ModelConfig overrides, needs a GPU)
 SIZES = {
-    "tiny": ("tiny: 2 layers, 2 heads, width 64",
+    "tiny": (t("train.size.tiny"),
              dict(n_layer=2, n_head=2, n_embd=64, block_size=64), False),
-    "mini": ("classroom mini: 4 layers, 4 heads, width 128",
+    "mini": (t("train.size.mini"),
              dict(n_layer=4, n_head=4, n_embd=128, block_size=64), False),
-    "small": ("small (GPU): 6 layers, 6 heads, width 384, block 128",
+    "small": (t("train.size.small"),
               dict(n_layer=6, n_head=6, n_embd=384, block_size=128), True),
-    "medium": ("medium (GPU): 8 layers, 8 heads, width 512, block 256",
+    "medium": (t("train.size.medium"),
                dict(n_layer=8, n_head=8, n_embd=512, block_size=256), True),
 }
-ARCHS = [("BERT", "bert"), ("GPT", "gpt"), ("Both, side by side", "both")]
-CORPORA = [("World corpus (bundled)", "world"), ("Paste text", "paste"),
-           ("Upload a UTF-8 .txt", "upload")]
-LIMITS = [("Time budget", "time"), ("Number of steps", "steps")]
+ARCHS = [("BERT", "bert"), ("GPT", "gpt"), (t("train.arch.both"), "both")]
+CORPORA = [(t("train.corpus.world"), "world"), (t("train.corpus.paste"), "paste"),
+           (t("train.corpus.upload"), "upload")]
+LIMITS = [(t("train.limit.time"), "time"), (t("train.limit.steps"), "steps")]
 STOP_WAIT = 60.0  # seconds Stop waits for the loop's last step and validation
 
 
@@ -234,35 +235,35 @@ def build(ctx) -> dict:
                 f"{env.bertgpt_train_concurrency} run(s) at a "
                 "time, the others queue.")
     with gr.Row():
-        arch = gr.Radio(ARCHS, value="gpt", label="Model")
-        size = gr.Radio(sizes, value="mini", label="Size")
+        arch = gr.Radio(ARCHS, value="gpt", label=t("train.arch"))
+        size = gr.Radio(sizes, value="mini", label=t("train.size"))
     with gr.Row():
-        corpus = gr.Radio(CORPORA, value="world", label="Text to learn from")
+        corpus = gr.Radio(CORPORA, value="world", label=t("train.corpus"))
         world_k = gr.Slider(20, 2000, value=200, step=10,
-                            label="World corpus size (thousand characters)")
-    pasted = gr.Textbox(lines=6, label="Your text (separate documents with a blank line)",
+                            label=t("train.world_k"))
+    pasted = gr.Textbox(lines=6, label=t("train.pasted"),
                         visible=False, max_length=env.bertgpt_max_train_bytes)
-    upload = gr.File(file_types=[".txt"], type="filepath", label="A UTF-8 .txt file",
+    upload = gr.File(file_types=[".txt"], type="filepath", label=t("train.upload"),
                      visible=False)
     with gr.Row():
-        limit = gr.Radio(LIMITS, value="time", label="Train for")
+        limit = gr.Radio(LIMITS, value="time", label=t("train.limit"))
         seconds = gr.Slider(2, max_seconds, value=min(30, max_seconds), step=1,
-                            label="Seconds")
+                            label=t("train.seconds"))
         steps = gr.Slider(5, max_steps, value=min(300, max_steps), step=5,
-                          label="Steps", visible=False)
-    with gr.Accordion("More settings", open=False):
+                          label=t("train.steps"), visible=False)
+    with gr.Accordion(t("train.more"), open=False):
         with gr.Row():
-            batch = gr.Slider(4, 128, value=32, step=4, label="Batch size (sequences per step)")
-            lr = gr.Number(value=3e-3, label="Peak learning rate")
-            seed = gr.Number(value=0, precision=0, label="Seed (same seed, same run)",
+            batch = gr.Slider(4, 128, value=32, step=4, label=t("train.batch"))
+            lr = gr.Number(value=3e-3, label=t("train.lr"))
+            seed = gr.Number(value=0, precision=0, label=t("train.seed"),
                              minimum=0, maximum=2**31 - 1)
     with gr.Row():
-        start = gr.Button("▶ Train", variant="primary")
-        stop = gr.Button("■ Stop (keeps the model)", variant="stop")
+        start = gr.Button(t("train.start"), variant="primary")
+        stop = gr.Button(t("train.stop"), variant="stop")
     status = gr.Markdown("Press **Train**. A loss curve, the speed and probes appear here.")
-    plot = gr.Plot(label="Loss")
+    plot = gr.Plot(label=t("train.plot"))
     probes = gr.Markdown()
-    download = gr.File(label="Checkpoint of your models (zip)", interactive=False)
+    download = gr.File(label=t("train.download"), interactive=False)
     run_state = gr.State(None, time_to_live=env.bertgpt_session_ttl, delete_callback=_forget)
 
     def show_corpus(choice):
