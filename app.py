@@ -9,7 +9,7 @@ try:  # ZeroGPU wants `spaces` imported before anything touches CUDA; harmless e
 except ImportError:
     pass
 
-from bertgpt.ui import build_app, launch
+from bertgpt.app import build_app, launch
 
 demo = build_app()
 

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gradio as gr  # noqa: E402
 
-from bertgpt.assets import bundled  # noqa: E402
-from bertgpt.ui import build_app, launch  # noqa: E402
-from bertgpt.ui import tab_attention, tab_masks, tab_mlm, tab_nsp, tab_sizes  # noqa: E402
-from bertgpt.ui import tab_tokenize  # noqa: E402
+from bertgpt.io.assets import bundled  # noqa: E402
+from bertgpt.app import build_app, launch  # noqa: E402
+from bertgpt.app import tab_attention, tab_masks, tab_mlm, tab_nsp, tab_sizes  # noqa: E402
+from bertgpt.app import tab_tokenize  # noqa: E402
 
 TEXT = "The capital of France is Paris. People in France speak French."
 # endpoint -> (handler, arguments for call i, needs the bundled models). The seed moves

@@ -35,7 +35,7 @@ from gradio_client.exceptions import AppError
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ("import os, faulthandler, signal; os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE');"
           "faulthandler.register(signal.SIGUSR1, all_threads=True);"  # stacks on demand
-          "from bertgpt.ui import build_app, launch;"
+          "from bertgpt.app import build_app, launch;"
           "launch(build_app(), server_port={port}, quiet=True)")
 
 

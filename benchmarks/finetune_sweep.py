@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from bertgpt import finetune as ft, prompting, tasks
-from bertgpt.assets import bundled
+from bertgpt.finetune import loop as ft, prompting, tasks
+from bertgpt.io.assets import bundled
 
 METRICS = {"classify": ["accuracy"], "qa": ["exact_match", "f1"], "ner": ["f1"]}
 

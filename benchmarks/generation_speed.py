@@ -43,7 +43,7 @@ def _median_ms(fn, repeat: int, warmup: int = 3) -> float:
 
 
 def handler_compute(repeat: int) -> dict:
-    from bertgpt.ui.tab_generate import next_token
+    from bertgpt.app.tab_generate import next_token
     call = lambda: next_token("bundled", PROMPT, 1.0, 10, 0.9, 0, None)  # noqa: E731
     return {"next_token_handler_ms": _median_ms(call, repeat)}
 
@@ -52,7 +52,7 @@ def end_to_end(repeat: int, tokens: int) -> dict:
     import gradio as gr
     from gradio_client import Client
 
-    from bertgpt.ui import tab_generate
+    from bertgpt.app import tab_generate
     with gr.Blocks() as demo:
         own = gr.State(None)
         tab_generate.build(SimpleNamespace(own=own, demo=demo))
@@ -79,8 +79,8 @@ def end_to_end(repeat: int, tokens: int) -> dict:
 
 
 def full_generation(tokens: int, repeat: int = 3) -> dict:
-    from bertgpt.assets import bundled
-    from bertgpt.sampling import generate_stream
+    from bertgpt.io.assets import bundled
+    from bertgpt.model.sampling import generate_stream
     loaded = bundled("gpt")
 
     def rate(use_cache: bool, n_new: int) -> float:
@@ -112,7 +112,7 @@ def main() -> int:
     args = p.parse_args()
     import torch
 
-    from bertgpt.assets import bundled
+    from bertgpt.io.assets import bundled
     if bundled("gpt") is None:
         print("the bundled GPT is missing (assets/models/gpt-mini): build it first")
         return 1

@@ -28,9 +28,9 @@ def peak_flops(name: str) -> float | None:
 
 
 def throughput(args, dev: torch.device) -> dict:
-    from bertgpt.config import ModelConfig
-    from bertgpt.models import build
-    from bertgpt.train import TrainConfig, make_optimizer
+    from bertgpt.model.config import ModelConfig
+    from bertgpt.model.build import build
+    from bertgpt.pretrain.loop import TrainConfig, make_optimizer
     if args.smoke:
         cfg = ModelConfig("gpt", vocab_size=512, n_layer=2, n_head=2, n_embd=64, block_size=64)
     else:
@@ -76,9 +76,9 @@ def throughput(args, dev: torch.device) -> dict:
 
 def live(seconds: float, dev: torch.device, smoke: bool = False) -> dict:
     """The app's path: train() with the default GPT recipe on the world corpus."""
-    from bertgpt.corpus import generate_world
-    from bertgpt.recipes import GPT_DEFAULT
-    from bertgpt.train import TrainConfig, train
+    from bertgpt.text.corpus import generate_world
+    from bertgpt.pretrain.recipes import GPT_DEFAULT
+    from bertgpt.pretrain.loop import TrainConfig, train
     cfg = TrainConfig(**{**GPT_DEFAULT["train"], "steps": 10**9, "time_budget": seconds,
                          "eval_every": 10**9, "device": dev.type,
                          **({"eval_batches": 2} if smoke else {})})

@@ -62,8 +62,8 @@ def random_real_size(root: Path) -> dict:
     import torch
     import transformers
 
-    from bertgpt.corpus import generate_world
-    from bertgpt.tokenizer import train_tokenizer
+    from bertgpt.text.corpus import generate_world
+    from bertgpt.text.tokenizer import train_tokenizer
     text = generate_world(seed=0, size=200_000)
     torch.manual_seed(0)
     wp = train_tokenizer("wordpiece", text, 2000)
@@ -80,7 +80,7 @@ def random_real_size(root: Path) -> dict:
 
 
 def pick_weights(args, tmp: Path) -> tuple[dict, str]:
-    from bertgpt import hub
+    from bertgpt.io import hub
     if args.bert and args.gpt:
         return {"bert": Path(args.bert), "gpt": Path(args.gpt)}, "the folders given"
     if args.random_into:  # skip the Hub: random real-size weights, kept for the next run
@@ -111,7 +111,7 @@ def latency(paths: dict, repeat: int, tokens: int) -> dict:
     import transformers
 
     import bertgpt
-    from bertgpt.sampling import fill_mask, generate
+    from bertgpt.model.sampling import fill_mask, generate
     out = {"torch_threads": torch.get_num_threads()}
     bert = bertgpt.load(paths["bert"])
     fm = transformers.pipeline("fill-mask", model=str(paths["bert"]), device=-1, top_k=5)

@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from bertgpt.corpus import load_text
-from bertgpt.recipes import GPT_DEFAULT
-from bertgpt.tokenizer import train_tokenizer
-from bertgpt.train import TrainConfig, train
+from bertgpt.text.corpus import load_text
+from bertgpt.pretrain.recipes import GPT_DEFAULT
+from bertgpt.text.tokenizer import train_tokenizer
+from bertgpt.pretrain.loop import TrainConfig, train
 
 
 # Encoding the text, building the model and the final validation pass happen outside the

@@ -10,7 +10,7 @@ step time. Also reports GFLOP/s reached against a large fp32 matmul.
 
 Four runs per model, so every gain is visible on its own:
   bertgpt            as `bertgpt train` runs it on this CPU: the fast path's losses
-                     (bertgpt/fastpath.py), with the matmuls in bf16 where the CPU has
+                     (bertgpt/pretrain/fastpath.py), with the matmuls in bf16 where the CPU has
                      AMX, and fused AdamW
   bertgpt fp32       the same, all fp32, with torch.optim.AdamW's defaults
   transformers       GPT2LMHeadModel / BertForMaskedLM with torch.optim.AdamW's defaults
@@ -30,11 +30,12 @@ import time
 
 import torch
 
-from bertgpt import fastpath, hf
-from bertgpt.allocator import keep_freed_memory
-from bertgpt.bf16 import cpu_has_amx
-from bertgpt.config import ModelConfig
-from bertgpt.models import build
+from bertgpt.pretrain import fastpath
+from bertgpt.io import hf
+from bertgpt.pretrain.allocator import keep_freed_memory
+from bertgpt.pretrain.bf16 import cpu_has_amx
+from bertgpt.model.config import ModelConfig
+from bertgpt.model.build import build
 
 V, B, T, L, H, C = 65, 12, 64, 4, 4, 128
 
@@ -153,7 +154,7 @@ def main():
     p.add_argument("--ablate", action="store_true",
                    help="add runs with one of the fast path's choices turned off")
     args = p.parse_args()
-    # As `bertgpt train` sets it (bertgpt/allocator.py): process-wide, so every run gets it.
+    # As `bertgpt train` sets it (bertgpt/pretrain/allocator.py): process-wide, so every run gets it.
     tuned = keep_freed_memory()
     peak = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, AMX: "

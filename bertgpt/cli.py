@@ -14,7 +14,7 @@ from .errors import BertGptError
 
 
 def _text_arg(args) -> str:
-    from .corpus import generate_world, load_text
+    from .text.corpus import generate_world, load_text
     if getattr(args, "text_file", None):
         return load_text(Path(args.text_file))  # a Path: a plain str is taken as the text
     size = getattr(args, "size", None)  # `or` would turn an explicit --size 0 into the default
@@ -22,7 +22,7 @@ def _text_arg(args) -> str:
 
 
 def cmd_params(args):
-    from .models import count_params
+    from .model.build import count_params
     out = count_params(args.preset)
     if args.json:
         return out
@@ -33,8 +33,8 @@ def cmd_params(args):
 
 
 def cmd_tokenize(args):
-    from .assets import world_tokenizer
-    from .tokenizer import explain
+    from .io.assets import world_tokenizer
+    from .text.tokenizer import explain
     if not args.text.strip():
         raise BertGptError("the text is empty: give some words to tokenize")
     out = explain(world_tokenizer(args.kind), args.text)
@@ -45,8 +45,8 @@ def cmd_tokenize(args):
 
 
 def cmd_mask(args):
-    from .assets import world_tokenizer
-    from .mlm import mask_text
+    from .io.assets import world_tokenizer
+    from .text.mlm import mask_text
     out = mask_text(args.text, world_tokenizer("wordpiece"), seed=args.seed, prob=args.prob)
     if args.json:
         return out
@@ -56,10 +56,10 @@ def cmd_mask(args):
 
 
 def cmd_pairs(args):
-    from .assets import world_tokenizer
-    from .corpus import split_documents
-    from .nsp import explain_pairs
-    from .segments import explain_segments
+    from .io.assets import world_tokenizer
+    from .text.corpus import split_documents
+    from .text.nsp import explain_pairs
+    from .text.segments import explain_segments
     docs, tok = split_documents(_text_arg(args)), world_tokenizer("wordpiece")
     if args.segments:
         out = explain_segments(docs, tok, seed=args.seed, max_len=args.max_len, n=args.n)
@@ -74,14 +74,14 @@ def cmd_pairs(args):
 
 
 def cmd_corpus(args):
-    from .corpus import generate_world
+    from .text.corpus import generate_world
     sys.stdout.write(generate_world(seed=args.seed, size=args.size))
 
 
 def cmd_train(args):
-    from .checkpoint import check_target, save
-    from .recipes import BERT_DEFAULT, GPT_DEFAULT
-    from .train import TrainConfig, train
+    from .io.checkpoint import check_target, save
+    from .pretrain.recipes import BERT_DEFAULT, GPT_DEFAULT
+    from .pretrain.loop import TrainConfig, train
     recipe = GPT_DEFAULT if args.arch == "gpt" else BERT_DEFAULT
     out = args.out or f"runs/{args.arch}"
     check_target(out)  # fail before training, not after it, when --out cannot be written
@@ -98,7 +98,7 @@ def cmd_train(args):
     done = None
     init = None
     if args.init:
-        from . import load
+        from .io.hub import load
         init = load(args.init)
     for ev in train(args.arch, text, tokenizer_kind=kind, vocab_size=vocab, model=model, cfg=cfg,
                     init=init):
@@ -127,12 +127,12 @@ def cmd_train(args):
 
 
 def _load_model(name):
-    from . import load
+    from .io.hub import load
     return load(name)
 
 
 def cmd_sample(args):
-    from .sampling import generate
+    from .model.sampling import generate
     m = _load_model(args.model)
     if m.model.cfg.arch != "gpt":
         raise BertGptError(f"{args.model} is a BERT model; sampling needs a GPT (try assets/models/gpt-mini)")
@@ -144,7 +144,7 @@ def cmd_sample(args):
 
 
 def cmd_fill_mask(args):
-    from .sampling import fill_mask
+    from .model.sampling import fill_mask
     if args.top_k < 1:  # 0 printed nothing and a negative one crashed inside torch.topk
         raise BertGptError(f"--top-k must be at least 1, got {args.top_k}")
     m = _load_model(args.model)
@@ -158,8 +158,8 @@ def cmd_fill_mask(args):
 
 
 def cmd_finetune(args):
-    from . import finetune as ft, tasks
-    from .assets import bundled_path
+    from .finetune import loop as ft, tasks
+    from .io.assets import bundled_path
     m = _load_model(args.model or bundled_path("bert"))
     if m.model.cfg.arch != "bert":
         raise BertGptError(f"{args.model} is a GPT model; fine-tuning heads need a BERT "
@@ -167,7 +167,7 @@ def cmd_finetune(args):
     if args.csv:
         if args.task != "classify":
             raise BertGptError("--csv gives a classification set: use it with `classify`")
-        from .corpus import load_text
+        from .text.corpus import load_text
         data = tasks.parse_csv(load_text(Path(args.csv)), seed=args.seed)
     else:
         data = tasks.world_task(args.task, m.tokenizer, m.model.cfg.block_size)
@@ -210,7 +210,7 @@ def cmd_finetune(args):
 
 
 def cmd_lessons(args):
-    from .lesson_export import export
+    from .course.export import export
     written = export(args.export, app_url=args.app_url)
     if not written:
         raise BertGptError("no lessons found under lessons/en or lessons/ko")

@@ -29,7 +29,7 @@ class Settings:
     """The environment as bertgpt understands it. None means "unset" where the code that
     uses a field decides what unset means (a Space's defaults, Gradio's own)."""
 
-    # --- Where the app listens (ui/serving.py). Gradio reads GRADIO_SERVER_NAME and
+    # --- Where the app listens (app/serving.py). Gradio reads GRADIO_SERVER_NAME and
     # GRADIO_SERVER_PORT itself; the app only needs to know whether they are set.
     gradio_server_name: str | None    # address Gradio listens on
     gradio_server_port: str | None    # port Gradio listens on
@@ -45,7 +45,7 @@ class Settings:
     spaces_zero_gpu: bool             # a ZeroGPU Space ("1", "t" or "true")
     oauth_client_id: str | None       # set on a Space with `hf_oauth: true`
 
-    # --- Capacity of a class server (ui/).
+    # --- Capacity of a class server (app/).
     bertgpt_queue: int                # Gradio's queue size
     bertgpt_concurrency: int          # handlers of one endpoint that run at once
     bertgpt_session_ttl: int          # seconds a session's own models and zip live
@@ -67,7 +67,7 @@ class Settings:
     hf_home: str | None               # its parent; the cache is HF_HOME/hub
     hf_endpoint: str | None           # the Hub's address
 
-    # --- Set by torchrun for each process (train.py, cli.py).
+    # --- Set by torchrun for each process (pretrain/loop.py, cli.py).
     rank: int                         # this process among all of them
     world_size: int                   # how many processes train together
     local_rank: int                   # this process on its machine: its GPU

@@ -19,7 +19,7 @@ def free_port() -> int:
 @contextmanager
 def running_app(port: int | None = None):
     """The whole app on 127.0.0.1 at `port` (a free one by default); closed afterwards."""
-    from bertgpt.ui import build_app, launch
+    from bertgpt.app import build_app, launch
     demo = build_app()
     launch(demo, prevent_thread_lock=True, server_port=port or free_port())
     try:

@@ -1,4 +1,4 @@
-"""allocator.py: a training process keeps freed memory instead of faulting it back in."""
+"""bertgpt/pretrain/allocator.py: a training process keeps freed memory instead of faulting it back in."""
 import subprocess
 import sys
 
@@ -10,9 +10,9 @@ import pytest
 # heap growing now and then). Untuned, 14-22 of 30 did, often hundreds of pages each.
 PROBE = """
 import resource, torch
-from bertgpt.allocator import keep_freed_memory
-from bertgpt.config import ModelConfig
-from bertgpt.models import build
+from bertgpt.pretrain.allocator import keep_freed_memory
+from bertgpt.model.config import ModelConfig
+from bertgpt.model.build import build
 tuned = keep_freed_memory()
 torch.manual_seed(0)
 model = build(ModelConfig("bert", vocab_size=65, n_layer=4, n_head=4, n_embd=128,
@@ -52,7 +52,7 @@ def test_tuned_malloc_reuses_freed_blocks_instead_of_faulting_them_in():
 
 
 def test_train_tunes_the_allocator_on_the_cpu(monkeypatch):
-    from bertgpt import train as train_mod
+    from bertgpt.pretrain import loop as train_mod
     calls = []
     monkeypatch.setattr(train_mod, "keep_freed_memory", lambda: calls.append(1))
     cfg = train_mod.TrainConfig(steps=1, batch_size=2, eval_every=10, device="cpu")

@@ -12,11 +12,11 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from bertgpt import settings  # noqa: E402
-from bertgpt.assets import bundled, world_tokenizer  # noqa: E402
-from bertgpt.corpus import world_documents  # noqa: E402
-from bertgpt.mlm import mask_text  # noqa: E402
-from bertgpt.models import count_params  # noqa: E402
-from bertgpt.nsp import explain_pairs  # noqa: E402
+from bertgpt.io.assets import bundled, world_tokenizer  # noqa: E402
+from bertgpt.text.corpus import world_documents  # noqa: E402
+from bertgpt.text.mlm import mask_text  # noqa: E402
+from bertgpt.model.build import count_params  # noqa: E402
+from bertgpt.text.nsp import explain_pairs  # noqa: E402
 from apphelp import running_app  # noqa: E402
 
 TEXT = "The capital of France is Paris. People in France speak French."
@@ -63,7 +63,7 @@ def test_tokenize_shows_both_tokenizers_with_ids(client):
 
 
 def test_korean_example_shows_three_bytes_per_hangul_syllable():
-    from bertgpt.ui.tab_tokenize import EXAMPLES, bytes_line, compute
+    from bertgpt.app.tab_tokenize import EXAMPLES, bytes_line, compute
     assert any("\uac00" <= c <= "\ud7a3" for c in EXAMPLES[0])  # a Korean example is offered
     _, (bpe, _), summary, _ = compute("서울", 2000, "word")
     # One chip per byte: no merge of the English world corpus joins Hangul bytes.

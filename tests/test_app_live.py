@@ -17,10 +17,10 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-import bertgpt.ui as ui  # noqa: E402
+import bertgpt.app as ui  # noqa: E402
 from bertgpt import settings  # noqa: E402
-from bertgpt.assets import bundled  # noqa: E402
-from bertgpt.ui import gpu, tab_train  # noqa: E402
+from bertgpt.io.assets import bundled  # noqa: E402
+from bertgpt.app import gpu, tab_train  # noqa: E402
 from apphelp import free_port  # noqa: E402
 
 LIVE_TABS = ["train", "fillmask", "generate"]
@@ -110,7 +110,7 @@ def test_stop_ends_the_run_early_and_keeps_the_model(url):
 
 
 def test_pasted_text_trains_both_with_probes_from_it(url):
-    from bertgpt.corpus import generate_world
+    from bertgpt.text.corpus import generate_world
     text = generate_world(seed=5, size=8000)
     c = Client(url, verbose=False)
     status, fig, probes, _ = c.predict(*train_args("both", corpus="paste", text=text, steps=6),
@@ -205,8 +205,8 @@ def test_inputs_the_tabs_refuse(url):
 
 
 def test_distribution_figure_draws_the_cuts():
-    from bertgpt.sampling import distribution
-    from bertgpt.ui.plots_live import distribution_figure
+    from bertgpt.model.sampling import distribution
+    from bertgpt.app.plots_live import distribution_figure
     step = distribution(torch.tensor([4.0, 3.0, 2.5, 2.0, 1.0, 0.5]), 1.0, 4, 0.8)
     step.token = 0
     fig = distribution_figure(step.top(6), 1.0, 4, 0.8, kept=int(step.kept_p.sum()), vocab=6)

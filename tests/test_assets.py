@@ -5,9 +5,9 @@ import re
 import pytest
 import torch
 
-from bertgpt.assets import bundled
-from bertgpt.corpus import capital_facts, few_shot_prompt, world_documents
-from bertgpt.sampling import fill_mask, generate
+from bertgpt.io.assets import bundled
+from bertgpt.text.corpus import capital_facts, few_shot_prompt, world_documents
+from bertgpt.model.sampling import fill_mask, generate
 
 HELD_OUT_SEED = 4242  # the minis trained on seed 0
 
@@ -27,7 +27,7 @@ def gpt():
 
 
 def test_minis_are_small(bert, gpt):
-    from bertgpt.assets import bundled_path
+    from bertgpt.io.assets import bundled_path
     for arch in ("bert", "gpt"):
         size = (bundled_path(arch) / "model.safetensors").stat().st_size
         assert size <= 8_000_000, (arch, size)

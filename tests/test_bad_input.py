@@ -368,7 +368,7 @@ def test_html_in_a_filled_sentence_is_text(app):
 def test_nan_never_reaches_a_handler():
     """The shared guard refuses NaN/inf and over-long text by the field's label."""
     import gradio as gr
-    from bertgpt.ui.common import _check_value
+    from bertgpt.app.common import _check_value
     with pytest.raises(gr.Error, match="'Seed' must be a number"):
         _check_value(gr.Number(label="Seed"), math.nan)
     with pytest.raises(gr.Error, match="'Prompt' is 11 characters; it takes at most 10"):

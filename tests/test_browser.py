@@ -17,8 +17,8 @@ if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
-from bertgpt.assets import bundled, world_tokenizer  # noqa: E402
-from bertgpt.mlm import mask_text  # noqa: E402
+from bertgpt.io.assets import bundled, world_tokenizer  # noqa: E402
+from bertgpt.text.mlm import mask_text  # noqa: E402
 from apphelp import running_app  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -56,8 +56,8 @@ def page(url):
 
 
 def _tabs():
-    from bertgpt.ui import TABS
-    return [(t, importlib.import_module(f"bertgpt.ui.tab_{t}").LABEL) for t in TABS]
+    from bertgpt.app import TABS
+    return [(t, importlib.import_module(f"bertgpt.app.tab_{t}").LABEL) for t in TABS]
 
 
 def _open_tab(page, label: str) -> None:

@@ -16,7 +16,7 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 from apphelp import free_port, running_app  # noqa: E402
-from bertgpt.ui import i18n  # noqa: E402
+from bertgpt.app import i18n  # noqa: E402
 
 KO = i18n.table("ko")
 

@@ -1,4 +1,4 @@
-"""bertgpt/checkpoint.py: a model directory round-trips bit-exactly; a bad one says why."""
+"""bertgpt/io/checkpoint.py: a model directory round-trips bit-exactly; a bad one says why."""
 import json
 import os
 import stat
@@ -8,12 +8,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import bertgpt
-from bertgpt import checkpoint
-from bertgpt.checkpoint import FORMAT, CheckpointError, load, save
-from bertgpt.config import ModelConfig
-from bertgpt.corpus import generate_world
-from bertgpt.models import build
-from bertgpt.tokenizer import train_tokenizer
+from bertgpt.io import checkpoint
+from bertgpt.io.checkpoint import FORMAT, CheckpointError, load, save
+from bertgpt.model.config import ModelConfig
+from bertgpt.text.corpus import generate_world
+from bertgpt.model.build import build
+from bertgpt.text.tokenizer import train_tokenizer
 
 TEXTS = ["the capital of france is paris .", "Anna works as a teacher in Rome.", "안녕 😀 ok"]
 

@@ -1,4 +1,4 @@
-"""A class on one server: the training line (ui/classroom.py) and a small classroom load
+"""A class on one server: the training line (app/classroom.py) and a small classroom load
 run (benchmarks/classroom_load.py: 5 students, about a minute) that must end with zero
 errors and zero leaks between sessions. Latency is not asserted here (CI machines are
 noisy); the benchmark reports it."""
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bertgpt import settings
-from bertgpt.ui.classroom import ClassBusy, TrainGate, train_threads, waiting_text
+from bertgpt.app.classroom import ClassBusy, TrainGate, train_threads, waiting_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -71,7 +71,7 @@ def test_the_queue_never_rebuilds_gradios_monitoring_summary():
     page the app keeps off; launch() turns that off, or clicks slow as a class goes on."""
     import gradio as gr
     from apphelp import free_port
-    from bertgpt.ui import launch
+    from bertgpt.app import launch
     with gr.Blocks() as demo:
         gr.Button().click(lambda: None)
     launch(demo, prevent_thread_lock=True, server_port=free_port(), quiet=True)

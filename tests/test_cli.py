@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bertgpt.checkpoint import load
+from bertgpt.io.checkpoint import load
 from bertgpt.cli import main
 
 TINY = ["--world", "--size", "30000", "--steps", "5", "--layers", "1", "--heads", "2",
@@ -108,7 +108,7 @@ def test_tokenize_korean_and_emoji_work(capsys, kind):
     d = ok_json(capsys, "tokenize", text, "--kind", kind, "--json")
     assert d["n_tokens"] > 0 and d["n_chars"] == len(text)
     if kind == "bpe":  # byte-level: nothing is unknown, decoding gives the text back
-        from bertgpt.assets import world_tokenizer
+        from bertgpt.io.assets import world_tokenizer
         assert d["unk_count"] == 0
         assert world_tokenizer("bpe").decode(d["ids"]) == text
 

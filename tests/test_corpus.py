@@ -2,10 +2,7 @@ import re
 
 import pytest
 
-from bertgpt.corpus import (
-    COUNTRIES, Document, capital_facts, corpus_stats, few_shot_prompt, generate_world,
-    load_text, split_documents, world_documents,
-)
+from bertgpt.text.corpus import COUNTRIES, Document, capital_facts, corpus_stats, few_shot_prompt, generate_world, load_text, split_documents, world_documents
 from bertgpt.errors import BertGptError, ConfigError, TextError
 
 

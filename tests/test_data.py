@@ -1,14 +1,14 @@
-"""bertgpt/data.py: the validation split, GPT's token stream, BERT's MLM + NSP batches."""
+"""bertgpt/pretrain/data.py: the validation split, GPT's token stream, BERT's MLM + NSP batches."""
 import math
 
 import pytest
 import torch
 
-from bertgpt.corpus import generate_world
-from bertgpt.data import BertData, GPTData, _encode_long, split_text
+from bertgpt.text.corpus import generate_world
+from bertgpt.pretrain.data import BertData, GPTData, _encode_long, split_text
 from bertgpt.errors import TextError
-from bertgpt.tokenizer import train_tokenizer
-from bertgpt.train import TrainConfig
+from bertgpt.text.tokenizer import train_tokenizer
+from bertgpt.pretrain.loop import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_bert_nsp_labels_are_balanced(world, wordpiece):
 
 
 def test_bert_labels_hold_the_original_ids_where_selected(world, wordpiece):
-    from bertgpt.nsp import pack_pair
+    from bertgpt.text.nsp import pack_pair
     data = _bert_data(wordpiece, world, block=32)
     examples = data._pairs(data.train_docs, seed=0)[:64]
     b = data._collate(examples, torch.Generator().manual_seed(3), "cpu")

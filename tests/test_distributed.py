@@ -17,8 +17,8 @@ def _worker(rank, world, port, text, out_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from bertgpt.tokenizer import train_tokenizer
-    from bertgpt.train import TrainConfig, train
+    from bertgpt.text.tokenizer import train_tokenizer
+    from bertgpt.pretrain.loop import TrainConfig, train
     tok = train_tokenizer("bpe", text, 400)  # same tokenizer on both ranks
     done = None
     for ev in train("gpt", text, tokenizer=tok,
@@ -32,7 +32,7 @@ def _worker(rank, world, port, text, out_dir):
 
 @pytest.mark.slow
 def test_two_cpu_ranks_hold_identical_weights(tmp_path):
-    from bertgpt.corpus import generate_world
+    from bertgpt.text.corpus import generate_world
     text = generate_world(seed=1, size=20_000)
     mp.spawn(_worker, args=(2, _free_port(), text, str(tmp_path)), nprocs=2, join=True)
     a = torch.load(tmp_path / "rank0.pt")
@@ -41,8 +41,8 @@ def test_two_cpu_ranks_hold_identical_weights(tmp_path):
     for k in a:
         assert torch.equal(a[k], b[k]), k
     # and training moved them: ranks saw different batches but applied the same update
-    from bertgpt.config import ModelConfig
-    from bertgpt.models import build
+    from bertgpt.model.config import ModelConfig
+    from bertgpt.model.build import build
     torch.manual_seed(0)
     fresh = build(ModelConfig("gpt", vocab_size=a["tok_emb.weight"].shape[0], n_layer=1,
                               n_head=2, n_embd=32, block_size=32)).state_dict()

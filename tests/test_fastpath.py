@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from bertgpt import bf16, fastpath, train
-from bertgpt.config import ModelConfig
-from bertgpt.fastpath import FastLoss, Options
-from bertgpt.models import build
+from bertgpt.pretrain import bf16, fastpath, loop as train
+from bertgpt.model.config import ModelConfig
+from bertgpt.pretrain.fastpath import FastLoss, Options
+from bertgpt.model.build import build
 
 TINY = dict(vocab_size=40, n_layer=2, n_head=2, n_embd=32, block_size=24)
 FP32 = Options(bf16=False)
@@ -80,7 +80,7 @@ def test_bert_fast_loss_reads_only_the_selected_rows(monkeypatch):
 @pytest.mark.parametrize("pre_ln", [False, True])
 def test_a_block_at_some_rows_is_the_full_block_at_those_rows(pre_ln):
     """For BERT's post-LN order and GPT's pre-LN order alike, in the order asked."""
-    from bertgpt.transformer import Block
+    from bertgpt.model.transformer import Block
     torch.manual_seed(0)
     block = Block(ModelConfig("gpt" if pre_ln else "bert", **TINY), pre_ln=pre_ln).eval()
     x = torch.randn(2, 10, 32)
@@ -153,7 +153,7 @@ def test_small_products_stay_fp32_large_ones_go_bf16():
 def test_the_fused_mlp_matches_the_fp32_mlp_to_bf16_precision(activation):
     """fc -> GELU -> proj as one bf16 function: the plain module's output and gradients,
     within bf16's rounding, for BERT's erf GELU and GPT-2's tanh GELU."""
-    from bertgpt.transformer import MLP
+    from bertgpt.model.transformer import MLP
     cfg = ModelConfig("gpt", **TINY, activation=activation)
     torch.manual_seed(0)
     mlp = MLP(cfg).train()
@@ -176,7 +176,7 @@ def test_the_fused_mlp_matches_the_fp32_mlp_to_bf16_precision(activation):
 
 
 def test_without_the_fused_mlp_it_takes_two_bf16_linears():
-    from bertgpt.transformer import MLP
+    from bertgpt.model.transformer import MLP
     mlp = MLP(ModelConfig("bert", **TINY)).train()
     fast = FastLoss(build(ModelConfig("bert", **TINY)).train(),
                     dataclasses.replace(BF16, fused_mlp=False))
@@ -189,7 +189,7 @@ def test_the_fused_attention_matches_the_ops_one_by_one(causal):
     """qkv + flash attention as one bf16 function: the same forward as the bf16 qkv Linear
     followed by SDPA (both round the same product), and the same gradients up to the bias
     gradient's bf16 sum."""
-    from bertgpt.transformer import SelfAttention
+    from bertgpt.model.transformer import SelfAttention
     cfg = ModelConfig("gpt", vocab_size=50, n_layer=1, n_head=4, n_embd=32, block_size=16)
     torch.manual_seed(0)
     attn = SelfAttention(cfg).train()
@@ -212,7 +212,7 @@ def test_the_fused_attention_matches_the_ops_one_by_one(causal):
 
 
 def test_attention_with_a_mask_takes_the_ops_one_by_one():
-    from bertgpt.transformer import SelfAttention
+    from bertgpt.model.transformer import SelfAttention
     cfg = ModelConfig("bert", vocab_size=50, n_layer=1, n_head=4, n_embd=32, block_size=16)
     attn = SelfAttention(cfg).train()
     fast = FastLoss(build(cfg).train(), BF16)
@@ -283,7 +283,7 @@ def test_where_the_private_ops_are_missing_it_falls_back_to_public_ones(monkeypa
 def test_the_training_loop_on_the_fast_path_trains_as_the_plain_model(arch, monkeypatch):
     """The same seeded fp32 run, with the fast path and with the plain model: the same
     losses step by step (the fast path changes the arithmetic's shape, not its result)."""
-    from bertgpt.corpus import generate_world
+    from bertgpt.text.corpus import generate_world
     text = generate_world(seed=0, size=6_000)
     cfg = train.TrainConfig(steps=6, batch_size=4, eval_every=3, precision="fp32",
                             device="cpu", warmup=2)

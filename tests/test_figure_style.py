@@ -1,4 +1,4 @@
-"""One figure style: the explanatory figures (viz.py) and the live charts (ui/plots_live.py,
+"""One figure style: the explanatory figures (viz.py) and the live charts (app/plots_live.py,
 the fine-tune lab) start from the same base layout, viz.STYLE."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 
 pytest.importorskip("gradio")
 
-from bertgpt import viz  # noqa: E402
-from bertgpt.sampling import distribution  # noqa: E402
-from bertgpt.ui import plots_live, tab_finetune  # noqa: E402
+from bertgpt.course import viz  # noqa: E402
+from bertgpt.model.sampling import distribution  # noqa: E402
+from bertgpt.app import plots_live, tab_finetune  # noqa: E402
 
 TOKENS = ["[CLS]", "the", "cat", "[SEP]"]
 

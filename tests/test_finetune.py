@@ -1,4 +1,4 @@
-"""bertgpt/finetune.py, bertgpt/tasks.py and bertgpt/prompting.py: the labelled tasks are
+"""bertgpt/finetune/loop.py, bertgpt/finetune/tasks.py and bertgpt/finetune/prompting.py: the labelled tasks are
 held out from pre-training, every head learns its task beyond a trivial baseline, the
 pre-trained BERT beats random init at the same small budget, and GPT's few-shot score
 rises with examples in the prompt. Figures are measured here, with fixed seeds."""
@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from bertgpt import finetune as ft, prompting, tasks
-from bertgpt.assets import bundled
+from bertgpt.finetune import loop as ft, prompting, tasks
+from bertgpt.io.assets import bundled
 from bertgpt.cli import main
-from bertgpt.corpus import world_documents
+from bertgpt.text.corpus import world_documents
 from bertgpt.errors import ConfigError, TextError
 
 BERT, GPT = bundled("bert"), bundled("gpt")

@@ -1,5 +1,5 @@
-"""The Korean course speaks one language (bertgpt/lessons.py, lessons/ko/glossary.tsv):
-one term per concept in every Korean lesson and in the Korean UI (bertgpt/ui/strings/),
+"""The Korean course speaks one language (bertgpt/course/lessons.py, lessons/ko/glossary.tsv):
+one term per concept in every Korean lesson and in the Korean UI (bertgpt/app/strings/),
 the Korean UI's own names for its tabs and buttons, and Korean-style counts (1,750억(175B) 개).
 
 The checkers are proven first on made-up text, passing and failing; then they read the
@@ -12,8 +12,8 @@ import importlib
 
 import pytest
 
-from bertgpt import lessons as L
-from bertgpt.ui import TABS, i18n
+from bertgpt.course import lessons as L
+from bertgpt.app import TABS, i18n
 
 KOREAN_LESSONS = sorted((L.ROOT / "ko").glob("*.md"))  # the lessons, and the errata page
 
@@ -25,7 +25,7 @@ def glossary():
 
 @pytest.fixture(scope="module")
 def tab_titles():
-    return [importlib.import_module(f"bertgpt.ui.tab_{tab}").LABEL for tab in TABS]
+    return [importlib.import_module(f"bertgpt.app.tab_{tab}").LABEL for tab in TABS]
 
 
 def _ui(text, tab_titles):
@@ -118,7 +118,7 @@ def test_number_style_checker():
 
 def _korean_ui():
     """Every Korean string the app and the printed lessons show besides the lessons."""
-    from bertgpt.lesson_export import _TEXT
+    from bertgpt.course.export import _TEXT
     printed = [(k, v) for k, v in _TEXT["ko"].items() if isinstance(v, str)]
     return [(f"strings/ko.json[{key!r}]", ko) for key, ko in i18n.table("ko").items()] + \
            [(f"lesson_export._TEXT['ko'][{k!r}]", v) for k, v in printed]
@@ -150,7 +150,7 @@ def test_korean_lesson_names_the_korean_ui(path, tab_titles):
     bad = [f"{path.name}:{line}: {name!r} is the English UI's "
            + " / ".join(f"{en!r}; the Korean UI shows {ko!r}" for en, ko in hits)
            for line, name, hits in _ui(path.read_text("utf-8"), tab_titles)]
-    assert not bad, "name the UI as the Korean UI shows it (bertgpt/ui/strings/ko.json):\n" + \
+    assert not bad, "name the UI as the Korean UI shows it (bertgpt/app/strings/ko.json):\n" + \
         "\n".join(bad)
 
 

@@ -1,4 +1,4 @@
-"""bertgpt/ui/gpu.py: training goes through `spaces.GPU` only on ZeroGPU; bertgpt/ui/jobs.py:
+"""bertgpt/app/gpu.py: training goes through `spaces.GPU` only on ZeroGPU; bertgpt/app/jobs.py:
 the job keeps ZeroGPU's forked-worker contract (picklable CPU values in, picklable CPU
 values out) on every host, so this CPU exercises the same path a Space runs."""
 import multiprocessing
@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from bertgpt import settings
-from bertgpt.corpus import generate_world
-from bertgpt.sampling import fill_mask, generate
-from bertgpt.ui import gpu, jobs
+from bertgpt.text.corpus import generate_world
+from bertgpt.model.sampling import fill_mask, generate
+from bertgpt.app import gpu, jobs
 
 TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=32)
 
@@ -59,7 +59,7 @@ def test_without_spaces_installed_runs_as_usual(monkeypatch):
 
 def _plain(runner) -> bool:
     """Not ZeroGPU: the job itself, in a process of its own (worker.py) unless turned off."""
-    from bertgpt.ui import worker
+    from bertgpt.app import worker
     return isinstance(runner, worker.InOwnProcess) and runner.job is jobs.train_job
 
 
@@ -145,7 +145,7 @@ def _losses(events) -> dict:
 def test_the_job_trains_exactly_as_train_train_does():
     """The job runs train.train itself: for a seed, each model's losses are those of
     train.train alone, also while two models take turns on one device."""
-    from bertgpt.train import TrainConfig, train
+    from bertgpt.pretrain.loop import TrainConfig, train
     job_spec = spec(("bert", "gpt"), steps=6, seed=5)
     items = list(jobs.train_job(job_spec))
     job = _losses(e for i in items if i["type"] == "tick" for e in i["events"])
@@ -163,7 +163,7 @@ def test_a_run_in_its_own_process_trains_stops_and_reports_errors():
     arrive as in-process ones do, Stop reaches it through the marker file, and a bad input
     comes back as the same BertGptError, not as a dead process."""
     from bertgpt.errors import BertGptError
-    from bertgpt.ui import worker
+    from bertgpt.app import worker
     job = worker.InOwnProcess(jobs.train_job, threads=1)
     items = list(job(spec(("bert", "gpt")), jobs.StopFlag()))
     assert items[0]["type"] == "tick" and [i["type"] for i in items[-2:]] == ["model", "model"]
@@ -242,7 +242,7 @@ def _report_nice(spec, stop=None):
 
 def test_the_training_process_lets_clicks_go_first():
     """The run's process is reniced (BERTGPT_TRAIN_NICE, default 10); the server is not."""
-    from bertgpt.ui import worker
+    from bertgpt.app import worker
     base = os.nice(0)
     (item,) = list(worker.InOwnProcess(_report_nice, nice=7)({}, None))
     assert item["nice"] == min(19, base + 7)

@@ -1,8 +1,8 @@
 import torch
 
-from bertgpt.config import ModelConfig
-from bertgpt.heads import QASpan, SequenceClassifier, TokenClassifier
-from bertgpt.models import build
+from bertgpt.model.config import ModelConfig
+from bertgpt.model.heads import QASpan, SequenceClassifier, TokenClassifier
+from bertgpt.model.build import build
 
 CFG = ModelConfig("bert", vocab_size=40, n_layer=1, n_head=2, n_embd=32, block_size=16)
 

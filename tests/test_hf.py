@@ -5,9 +5,9 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from bertgpt import hf
-from bertgpt.config import ModelConfig
-from bertgpt.models import build
+from bertgpt.io import hf
+from bertgpt.model.config import ModelConfig
+from bertgpt.model.build import build
 
 SIZES = [dict(n_layer=1, n_head=2, n_embd=16, vocab_size=50),
          dict(n_layer=2, n_head=4, n_embd=64, vocab_size=300),

@@ -16,11 +16,12 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("huggingface_hub")
 
 import bertgpt  # noqa: E402
-from bertgpt import cli, hub, settings  # noqa: E402
-from bertgpt.corpus import generate_world  # noqa: E402
+from bertgpt import cli, settings
+from bertgpt.io import hub  # noqa: E402
+from bertgpt.text.corpus import generate_world  # noqa: E402
 from bertgpt.errors import CheckpointError  # noqa: E402
-from bertgpt.sampling import fill_mask, generate  # noqa: E402
-from bertgpt.tokenizer import train_tokenizer  # noqa: E402
+from bertgpt.model.sampling import fill_mask, generate  # noqa: E402
+from bertgpt.text.tokenizer import train_tokenizer  # noqa: E402
 
 TEXT = "The Capital of FRANCE is Paris , and people there speak French ."
 
@@ -298,7 +299,7 @@ gr = pytest.importorskip("gradio")
 
 
 def test_selector_lists_real_models_with_their_state(real, no_hub):
-    from bertgpt.ui import tab_attention
+    from bertgpt.app import tab_attention
     _put_in_cache(no_hub, "gpt2", real["gpt-st"])
     labels = dict((v, k) for k, v in hub.choices("gpt"))
     assert list(labels) == ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"]
@@ -309,9 +310,9 @@ def test_selector_lists_real_models_with_their_state(real, no_hub):
 
 
 def test_unreachable_real_model_is_a_clear_gr_error(no_hub):
-    from bertgpt.ui.common import get_model
-    from bertgpt.ui.tab_fillmask import fill_mask
-    from bertgpt.ui.tab_generate import next_token
+    from bertgpt.app.common import get_model
+    from bertgpt.app.tab_fillmask import fill_mask
+    from bertgpt.app.tab_generate import next_token
     with pytest.raises(gr.Error, match="'gpt2' is not in the Hugging Face cache.*HF_HUB_OFFLINE"):
         get_model("gpt", "gpt2", None)
     with pytest.raises(gr.Error, match="gpt2 is a GPT; this needs a BERT"):
@@ -324,7 +325,7 @@ def test_unreachable_real_model_is_a_clear_gr_error(no_hub):
 
 
 def test_tabs_run_the_cached_real_models(real, no_hub):
-    from bertgpt.ui import tab_attention, tab_fillmask, tab_generate, tab_nsp
+    from bertgpt.app import tab_attention, tab_fillmask, tab_generate, tab_nsp
     _put_in_cache(no_hub, "gpt2", real["gpt-st"])
     _put_in_cache(no_hub, "bert-base-uncased", real["bert-bin"])
     _, md, data = tab_fillmask.fill_mask("the capital of france is [MASK] .", 3,

@@ -1,4 +1,4 @@
-"""English / 한국어 (bertgpt/ui/i18n.py, bertgpt/ui/strings/): every string has both
+"""English / 한국어 (bertgpt/app/i18n.py, bertgpt/app/strings/): every string has both
 languages, every id in the code exists and every id is used, the app shows nothing in
 English that Korean lacks, and the switch works end to end."""
 import ast
@@ -14,15 +14,15 @@ import gradio as gr
 import pytest
 
 import bertgpt
-from bertgpt.ui import i18n
-from bertgpt.ui.i18n import t
+from bertgpt.app import i18n
+from bertgpt.app.i18n import t
 
 PACKAGE = Path(bertgpt.__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def demo():
-    from bertgpt.ui import build_app
+    from bertgpt.app import build_app
     return build_app()
 
 
@@ -95,7 +95,7 @@ def test_a_msg_is_its_english_and_keeps_its_id_through_copies():
 
 
 def test_the_i18n_module_imports_nothing_of_the_package():
-    """No cycle ui -> ui.i18n -> ui, at module level or inside a function."""
+    """No cycle app -> app.i18n -> app, at module level or inside a function."""
     tree = ast.parse(Path(i18n.__file__).read_text(encoding="utf-8"))
     imported = [(n.level, n.module or "") for n in ast.walk(tree)
                 if isinstance(n, ast.ImportFrom)]
@@ -118,16 +118,16 @@ def test_every_markdown_text_of_the_data_is_switched(demo):
 
 def test_labels_only_a_gpu_server_builds_have_korean():
     # a CPU-only test run never builds the GPU sizes, so the walk above cannot see them
-    from bertgpt.ui.tab_train import SIZES
+    from bertgpt.app.tab_train import SIZES
     assert [label for label, _, _ in SIZES.values() if not i18n.translated(label)] == []
 
 
 def test_the_walk_finds_tab_titles_buttons_and_choices(demo):
     found = [f for _, f in i18n.walk(demo)]
     shown = {s for f in found for s in i18n.texts(f)}
-    from bertgpt.ui import TABS
+    from bertgpt.app import TABS
     for tab in TABS:  # every tab title is walked, so it is checked above
-        assert importlib.import_module(f"bertgpt.ui.tab_{tab}").LABEL in shown
+        assert importlib.import_module(f"bertgpt.app.tab_{tab}").LABEL in shown
     assert "Copy link to this view" in shown and "Lesson" in shown   # buttons, accordions
     assert "causal (GPT)" in shown                                   # choice display names
 
@@ -157,9 +157,9 @@ def test_buttons_and_markdown_keep_their_id_through_gradio():
 
 
 def test_labels_built_from_data_fill_the_same_values_in_korean(monkeypatch):
-    from bertgpt import hub
-    from bertgpt.ui import tab_attention
-    from bertgpt.ui.common import real_choices
+    from bertgpt.io import hub
+    from bertgpt.app import tab_attention
+    from bertgpt.app.common import real_choices
     for state, note in [("cached", "준비됨"), ("offline", "오프라인, 캐시에 없음"),
                         ("download", "처음 쓸 때 ~1 GB 다운로드")]:
         monkeypatch.setattr(hub, "status", lambda name, probe=False: state)
@@ -187,7 +187,7 @@ def test_pick_language_link_beats_memory_beats_default():
 
 
 def test_copy_link_carries_the_language():
-    from bertgpt.ui import link_query
+    from bertgpt.app import link_query
     assert link_query("mlm", ["seed"], [7], "ko") == "?tab=mlm&lang=ko&seed=7"
     assert link_query("mlm", ["seed"], [7], "en") == "?tab=mlm&seed=7"
 
@@ -205,8 +205,8 @@ def _shown(outputs) -> set[str]:
 def test_switching_language_through_the_api_returns_korean():
     from gradio_client import Client
     from apphelp import running_app
-    from bertgpt.ui import TABS
-    from bertgpt.ui.common import lesson
+    from bertgpt.app import TABS
+    from bertgpt.app.common import lesson
     with running_app() as app:
         client = Client(app.local_url, verbose=False)
         ko = client.predict("ko", api_name="/set_language")

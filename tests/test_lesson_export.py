@@ -1,12 +1,12 @@
-"""lesson_export.py: one valid, self-contained HTML page of lessons per language."""
+"""bertgpt/course/export.py: one valid, self-contained HTML page of lessons per language."""
 from __future__ import annotations
 
 import html as _html
 from html.parser import HTMLParser
 from pathlib import Path
 
-from bertgpt import lesson_export as X
-from bertgpt import lessons as L
+from bertgpt.course import export as X
+from bertgpt.course import lessons as L
 
 N_LESSONS = 11  # one per tab (tests/test_lessons.py holds the list)
 
@@ -99,7 +99,7 @@ def test_no_lesson_shows_a_literal_asterisk():
 
 def test_no_app_markdown_shows_a_literal_asterisk():
     import gradio as gr
-    from bertgpt.ui import build_app, i18n
+    from bertgpt.app import build_app, i18n
     texts = [b.value for b in build_app().blocks.values()
              if isinstance(b, gr.Markdown) and isinstance(b.value, str)]
     texts += [ko for key, ko in i18n.table("ko").items() if key.endswith(".md")]

@@ -1,4 +1,4 @@
-"""The lessons (lessons/<lang>/NN-<tab>.md, bertgpt/lessons.py): same shape in both
+"""The lessons (lessons/<lang>/NN-<tab>.md, bertgpt/course/lessons.py): same shape in both
 languages, code that runs, numbers the core confirms or numbers.txt cites, links that open
 a real tab with real settings. (The printable export: test_lesson_export.py.)"""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from bertgpt import lessons as L
+from bertgpt.course import lessons as L
 
 TAB_ORDER = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask",
              "generate", "finetune", "sizes"]  # the contract the lesson writers follow
@@ -89,7 +89,7 @@ def test_code_signature_ignores_comments_only():
 # ---- the lessons the writers wrote ---------------------------------------------------------
 
 def test_tabs_in_the_app_are_the_lessons_order():
-    from bertgpt.ui import TABS
+    from bertgpt.app import TABS
     assert TABS == TAB_ORDER
 
 
@@ -115,14 +115,14 @@ def test_same_shape_in_both_languages(name):
 
 @pytest.fixture(scope="module")
 def app_links():
-    from bertgpt.ui import build_app
+    from bertgpt.app import build_app
     return build_app().links
 
 
 @pytest.mark.parametrize("lang", L.LANGS)
 @pytest.mark.parametrize("name", FILES)
 def test_deep_links_open_a_tab_with_settings_it_takes(lang, name, app_links):
-    from bertgpt.ui import _coerce
+    from bertgpt.app import _coerce
     lesson = _lesson(lang, name)
     for text, params in lesson.links:
         tab = params.get("tab")
@@ -227,7 +227,7 @@ def test_emphasis_renders(lang, name):
     letter follows the closing `**` (Korean `**15%**를`): the reader sees the asterisks.
     Write `**15%**를` as `**15%를**`, or `<b>15%</b>를`."""
     import re
-    from bertgpt.lesson_export import _md
+    from bertgpt.course.export import _md
     page = _md().render(_lesson(lang, name).text)
     prose = re.sub(r"<(pre|code)>.*?</\1>", "", page, flags=re.S)
     left = re.findall(r".{0,30}\*\*.{0,30}", prose)

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from bertgpt import masks
+from bertgpt.model import masks
 from bertgpt.errors import ConfigError
 
 

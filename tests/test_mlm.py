@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from bertgpt.errors import ConfigError, TextError
-from bertgpt.mlm import FATES, IGNORE, mask_text, mask_tokens, seed_article_masking
+from bertgpt.text.mlm import FATES, IGNORE, mask_text, mask_tokens, seed_article_masking
 
 PAD, CLS, SEP, MASK, UNK = range(5)
 SPECIALS = [PAD, CLS, SEP, MASK, UNK]

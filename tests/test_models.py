@@ -1,10 +1,10 @@
-"""bert.py, gpt.py, transformer.py, models.py: behaviour that defines each model."""
+"""bertgpt/model/ (bert.py, gpt.py, transformer.py, build.py): behaviour that defines each model."""
 import pytest
 import torch
 
-from bertgpt.config import ModelConfig, PRESETS, preset
+from bertgpt.model.config import ModelConfig, PRESETS, preset
 from bertgpt.errors import ConfigError
-from bertgpt.models import build, count_params
+from bertgpt.model.build import build, count_params
 
 TINY = dict(vocab_size=40, n_layer=2, n_head=2, n_embd=32, block_size=24)
 

@@ -4,8 +4,8 @@ import random
 import pytest
 
 from bertgpt.errors import ConfigError, TextError
-from bertgpt.nsp import Pair, explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
-from bertgpt.segments import SegmentPair, explain_segments, pack_segments, segment_stats
+from bertgpt.text.nsp import Pair, explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
+from bertgpt.text.segments import SegmentPair, explain_segments, pack_segments, segment_stats
 
 LENGTHS = [2, 3, 4, 5, 6, 8]  # sentences per synthetic document, cycled
 
@@ -291,10 +291,10 @@ def test_explain_pairs_segments():
 
 
 def test_nsp_tab_offers_both_units():
-    from bertgpt.ui import tab_nsp
+    from bertgpt.app import tab_nsp
     old = tab_nsp.pairs("world corpus", "", 4, 24, True, 1)   # a call from before the option
     assert old == tab_nsp.pairs("world corpus", "", 4, 24, True, 1, "sentences")
-    docs = [d.sentences for d in __import__("bertgpt.corpus", fromlist=["x"]).world_documents(
+    docs = [d.sentences for d in __import__("bertgpt.text.corpus", fromlist=["x"]).world_documents(
         seed=0, n_docs=200)]
     st = pair_stats(make_pairs(docs, seed=4, same_document_bug=True))
     assert f"{st['mislabeled']:,} pairs" in old[1] and f"{st['degenerate']:,}" in old[1]

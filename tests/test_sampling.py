@@ -1,16 +1,16 @@
-"""bertgpt/sampling.py: the sampling settings do what the UI says, in the order it says
+"""bertgpt/model/sampling.py: the sampling settings do what the UI says, in the order it says
 (temperature -> top-k -> top-p), and the distribution shown is the one sampled from."""
 import math
 
 import pytest
 import torch
 
-from bertgpt.config import ModelConfig
-from bertgpt.corpus import generate_world
+from bertgpt.model.config import ModelConfig
+from bertgpt.text.corpus import generate_world
 from bertgpt.errors import ConfigError, TextError
-from bertgpt.models import build
-from bertgpt.sampling import distribution, fill_mask, generate, generate_stream, sample
-from bertgpt.tokenizer import train_tokenizer
+from bertgpt.model.build import build
+from bertgpt.model.sampling import distribution, fill_mask, generate, generate_stream, sample
+from bertgpt.text.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")

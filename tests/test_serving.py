@@ -1,4 +1,4 @@
-"""bertgpt/ui/serving.py: Gradio's launch variables win, BERTGPT_* are aliases, a Space
+"""bertgpt/app/serving.py: Gradio's launch variables win, BERTGPT_* are aliases, a Space
 binds 0.0.0.0:7860, MCP offers only the explanatory tools, and the language secret is
 fixed across launches."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from apphelp import free_port, start_app, stop, wait_listening
 from bertgpt import settings
 from bertgpt.errors import ConfigError
 from bertgpt.settings import Settings
-from bertgpt.ui import serving
+from bertgpt.app import serving
 
 SPACE = {"SPACE_ID": "teacher/bertgpt", "SYSTEM": "spaces"}
 
@@ -57,7 +57,7 @@ def test_mcp_and_login_switches():
 
 
 def test_the_browser_state_secret_is_the_same_for_every_launch(monkeypatch):
-    from bertgpt.ui import build_app
+    from bertgpt.app import build_app
     import gradio as gr
     monkeypatch.delenv("BERTGPT_BROWSER_SECRET", raising=False)
 
@@ -73,7 +73,7 @@ def test_the_browser_state_secret_is_the_same_for_every_launch(monkeypatch):
 
 def test_the_login_button_is_there_on_a_space_with_oauth(monkeypatch):
     import gradio as gr
-    from bertgpt.ui import build_app
+    from bertgpt.app import build_app
     monkeypatch.delenv("OAUTH_CLIENT_ID", raising=False)
     monkeypatch.delenv("BERTGPT_LOGIN", raising=False)
     assert not [b for b in build_app().blocks.values() if isinstance(b, gr.LoginButton)]

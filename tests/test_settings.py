@@ -122,7 +122,7 @@ def test_hub_offline_precedence(env, offline):
 
 def test_the_hub_cache_folder_precedence(monkeypatch):
     from huggingface_hub import constants
-    from bertgpt import hub
+    from bertgpt.io import hub
     for name in ("HF_HUB_CACHE", "HF_HOME"):
         monkeypatch.delenv(name, raising=False)
     assert hub.cache_dir() == constants.HF_HUB_CACHE

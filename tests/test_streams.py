@@ -1,7 +1,7 @@
-"""bertgpt/streams.py: generators driven in turns."""
+"""bertgpt/pretrain/streams.py: generators driven in turns."""
 import pytest
 
-from bertgpt.streams import round_robin
+from bertgpt.pretrain.streams import round_robin
 
 
 class Tracked:

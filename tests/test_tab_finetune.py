@@ -12,10 +12,10 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from bertgpt import finetune as ft, prompting, tasks  # noqa: E402
-from bertgpt.assets import bundled  # noqa: E402
-from bertgpt.corpus import few_shot_prompt  # noqa: E402
-from bertgpt.ui.tab_finetune import CSV_EXAMPLE  # noqa: E402
+from bertgpt.finetune import loop as ft, prompting, tasks  # noqa: E402
+from bertgpt.io.assets import bundled  # noqa: E402
+from bertgpt.text.corpus import few_shot_prompt  # noqa: E402
+from bertgpt.app.tab_finetune import CSV_EXAMPLE  # noqa: E402
 from apphelp import running_app  # noqa: E402
 
 pytestmark = pytest.mark.skipif(bundled("bert") is None or bundled("gpt") is None,

@@ -1,10 +1,10 @@
-"""bertgpt/ui/tab_generate.py: the greedy twin of a shared model's generation is computed
+"""bertgpt/app/tab_generate.py: the greedy twin of a shared model's generation is computed
 once per prompt and is exactly what a fresh greedy decode gives."""
 import pytest
 
-from bertgpt.assets import bundled
-from bertgpt.sampling import generate
-from bertgpt.ui import tab_generate as G
+from bertgpt.io.assets import bundled
+from bertgpt.model.sampling import generate
+from bertgpt.app import tab_generate as G
 
 
 def test_greedy_twin_is_cached_for_shared_models_and_equals_a_fresh_decode():

@@ -1,10 +1,10 @@
-"""The "Start here" tab (bertgpt/ui/tab_intro.py): sizes from the core, both minis answer."""
+"""The "Start here" tab (bertgpt/app/tab_intro.py): sizes from the core, both minis answer."""
 import gradio as gr
 import pytest
 
-from bertgpt.assets import bundled
-from bertgpt.models import count_params
-from bertgpt.ui import tab_intro
+from bertgpt.io.assets import bundled
+from bertgpt.model.build import count_params
+from bertgpt.app import tab_intro
 
 
 def test_side_by_side_counts_come_from_the_core():

@@ -9,11 +9,9 @@ import time
 import pytest
 from tokenizers import Tokenizer as Backend
 
-from bertgpt.corpus import generate_world
+from bertgpt.text.corpus import generate_world
 from bertgpt.errors import CheckpointError, ConfigError, TextError
-from bertgpt.tokenizer import (
-    KINDS, SPECIAL_MEANINGS, Tokenizer, bpe_merges, explain, piece_display, train_tokenizer,
-)
+from bertgpt.text.tokenizer import KINDS, SPECIAL_MEANINGS, Tokenizer, bpe_merges, explain, piece_display, train_tokenizer
 
 MIXED = "The capital of Korea is Seoul. 서울은 한국의 수도입니다 😀🎉 naïve café\n\nQ: Why?"
 
@@ -226,8 +224,8 @@ def test_training_is_deterministic(world):
 
 def test_training_is_deterministic_across_processes(world):
     # Hash-map order differs per process; this is what a shared class link relies on.
-    code = ("import hashlib; from bertgpt.corpus import generate_world as g; "
-            "from bertgpt.tokenizer import train_tokenizer as t; w = g(0, 100_000)[:30_000]; "
+    code = ("import hashlib; from bertgpt.text.corpus import generate_world as g; "
+            "from bertgpt.text.tokenizer import train_tokenizer as t; w = g(0, 100_000)[:30_000]; "
             "print(*[hashlib.sha1(t(k, w, 600).to_json().encode()).hexdigest() "
             "for k in ('wordpiece', 'bpe', 'char')])")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,14 +1,14 @@
-"""train.py: the loop learns, honours its limits, and always leaves a usable model."""
+"""bertgpt/pretrain/loop.py: the loop learns, honours its limits, and always leaves a usable model."""
 import math
 import threading
 
 import pytest
 import torch
 
-from bertgpt.corpus import generate_world
+from bertgpt.text.corpus import generate_world
 from bertgpt.errors import ConfigError
-from bertgpt.data import GPTData, split_text
-from bertgpt.train import TrainConfig, lr_at, pick_device, train
+from bertgpt.pretrain.data import GPTData, split_text
+from bertgpt.pretrain.loop import TrainConfig, lr_at, pick_device, train
 
 SMALL = dict(n_layer=2, n_head=2, n_embd=64, block_size=48)
 

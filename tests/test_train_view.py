@@ -1,6 +1,6 @@
-"""The Train live tab's own text (bertgpt/ui/train_view.py); the streaming run itself is in
+"""The Train live tab's own text (bertgpt/app/train_view.py); the streaming run itself is in
 test_app_live.py."""
-from bertgpt.ui.train_view import kept_note
+from bertgpt.app.train_view import kept_note
 
 
 def test_a_run_that_kept_earlier_weights_says_why():

@@ -1,9 +1,9 @@
-"""Deep links: the "Copy link" query reopens the same view (bertgpt/ui/__init__.py)."""
+"""Deep links: the "Copy link" query reopens the same view (bertgpt/app/__init__.py)."""
 from urllib.parse import parse_qs
 
 import gradio as gr
 
-from bertgpt.ui import _coerce, link_query
+from bertgpt.app import _coerce, link_query
 
 
 def test_link_query_round_trips_through_coerce():
@@ -20,7 +20,7 @@ def test_link_query_round_trips_through_coerce():
 
 
 def test_every_tab_with_settings_gets_a_link_endpoint():
-    from bertgpt.ui import build_app
+    from bertgpt.app import build_app
     demo = build_app()
     names = {d.api_name for d in demo.fns.values()}
     for tab in ("tokenize", "mlm", "nsp", "masks", "attention", "sizes"):

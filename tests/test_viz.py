@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from bertgpt import viz
-from bertgpt.masks import explain_mask
+from bertgpt.course import viz
+from bertgpt.model.masks import explain_mask
 
 TOKENS = ["[CLS]", "the", "cat", "saw", "the", "dog", "[SEP]"]  # "the" twice on purpose
 

@@ -1,0 +1,233 @@
+"""What every tab shares: the palette, error handling, lessons, and model lookup.
+
+No module-level mutable state: bundled models come from `bertgpt.io.assets` (loaded once,
+read-only); a session's own models live in its `gr.State` (a dict arch -> Loaded).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import BertGptError
+from .i18n import t
+
+# Okabe-Ito: distinguishable with every common form of colour blindness. Colour is never
+# the only signal: every coloured token also carries a label or symbol.
+from ..course.viz import PALETTE  # noqa: E402,F401  (one palette for figures and tokens)
+
+MAX_TEXT_CHARS = 20_000  # interactive tabs; training text has its own, larger limit
+LESSONS = Path(__file__).resolve().parent.parent.parent / "lessons"
+
+
+def check_text(text: str | None, what: str = "text", max_chars: int = MAX_TEXT_CHARS) -> str:
+    if text is None or not str(text).strip():
+        raise gr.Error(f"The {what} is empty: type or paste something first.")
+    if len(text) > max_chars:
+        raise gr.Error(f"The {what} is {len(text):,} characters; this tab takes at most "
+                       f"{max_chars:,}. Paste a shorter piece.")
+    return text
+
+
+def check_known(tokenizer, text: str, what: str = "text") -> list[int]:
+    """The ids of `text`; a gr.Error when most of it is [UNK] (Korean or emoji through the
+    English world-corpus WordPiece), since masks and predictions over [UNK] teach nothing."""
+    ids = tokenizer.encode(text)
+    unk = tokenizer.token_to_id(tokenizer.specials["unk"]) if tokenizer.has("unk") else None
+    lost = sum(i == unk for i in ids)
+    if not ids or (unk is not None and lost * 2 > len(ids)):
+        raise gr.Error(f"The {what} became {lost} [UNK] of {len(ids)} tokens: this tokenizer "
+                       "learned English from the world corpus and cannot read the rest "
+                       "(Korean, emoji...). Type English text; the Tokenize tab shows why.")
+    return ids
+
+
+def friendly(fn):
+    """Turn the core's typed errors into a gr.Error the user can read and act on."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BertGptError as e:
+            raise gr.Error(str(e)) from None
+    return wrapper
+
+
+def friendly_gen(fn):
+    """`friendly` for generator handlers (streaming)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            yield from fn(*args, **kwargs)
+        except BertGptError as e:
+            raise gr.Error(str(e)) from None
+    return wrapper
+
+
+@functools.lru_cache(maxsize=64)
+def lesson(tab_id: str, lang: str = "en") -> str:
+    """The lesson for a tab (lessons/<lang>/NN-<tab_id>.md), or a page without a number
+    (lessons/<lang>/errata.md for "errata"), or a short pointer if absent."""
+    folder = LESSONS / lang
+    found = sorted(folder.glob(f"[0-9][0-9]-{tab_id}.md")) if folder.is_dir() else []
+    for path in found + [folder / f"{tab_id}.md"]:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return "*The lesson for this tab is being written.*"
+
+
+def real_model(arch: str, name: str):
+    """A real checkpoint (hub.REAL) from the server-wide cache in hub.shared, never from a
+    session's State; a gr.Error saying why when it cannot be had (offline, not cached)."""
+    from ..io import hub
+    want = hub.REAL[name][0]
+    if want != arch:
+        raise gr.Error(f"{name} is a {want.upper()}; this needs a {arch.upper()}: pick one of "
+                       f"{', '.join(n for n, v in hub.REAL.items() if v[0] == arch)}.")
+    if hub.status(name) == "download":
+        gr.Info(f"Loading {name}: its first use downloads about {hub.REAL[name][2]}.")
+    try:
+        return hub.shared(name)
+    except BertGptError as e:
+        raise gr.Error(str(e)) from None  # it names the model, what is missing and why
+    except MemoryError:
+        raise gr.Error(f"This server has not enough memory for {name}; pick a smaller "
+                       "model.") from None
+
+
+def real_choices(arch: str) -> list[tuple[str, str]]:
+    """(label, name) of each real checkpoint of `arch` ('bert' or 'gpt') for a selector,
+    the label saying whether it is ready, needs a download, or cannot be had offline."""
+    from ..io import hub
+
+    def label(name, params, size):
+        state = hub.status(name, probe=True)
+        if state == "cached":
+            return t("real.cached", name=name, params=params)
+        if state == "offline":
+            return t("real.offline", name=name, params=params)
+        return t("real.download", name=name, params=params, size=size)
+    return [(label(name, params, size), name)
+            for name, (a, params, size) in hub.REAL.items() if a == arch]
+
+
+def get_model(arch: str, source: str, own: dict | None):
+    """The model a tab should use: 'bundled', 'own' (the session's trained model), a real
+    checkpoint by name ('bert-base-uncased', 'gpt2', ...), or 'real' (the base one)."""
+    from ..io import hub
+    from ..io.assets import bundled
+    if source == "real" or source in hub.REAL:
+        return real_model(arch, hub.DEFAULT_REAL[arch] if source == "real" else source)
+    if source == "own":
+        if not own or arch not in own:
+            raise gr.Error(f"You have not trained a {arch.upper()} in this session yet: "
+                           "train one in the 'Train live' tab, or pick the bundled model.")
+        return own[arch]
+    loaded = bundled(arch)
+    if loaded is None:
+        raise gr.Error(f"The bundled {arch.upper()} is missing (assets/models); "
+                       "rebuild it as assets/README.md explains, or train one in 'Train live'.")
+    return loaded
+
+
+def as_text(s: str) -> str:
+    """User text placed inside Markdown, shown as the characters typed: `<script>` stays
+    visible text and is never parsed as HTML (html.escape; Markdown shows &lt; as <)."""
+    import html
+    return html.escape(str(s), quote=False)
+
+
+def _check_value(component, value) -> None:
+    """The checks every input gets, whatever tab it is on; a gr.Error names the field.
+    Gradio itself checks slider/number bounds and radio choices on the server, but lets
+    NaN and infinity through (every comparison with NaN is False), and enforces a
+    textbox's max_length only in the browser; an API client bypasses both."""
+    import math
+    label = getattr(component, "label", None) or "A value"
+    if isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, float) \
+            and not math.isfinite(value):
+        raise gr.Error(f"'{label}' must be a number; got {value}.")
+    limit = getattr(component, "max_length", None)
+    if isinstance(component, gr.Textbox) and limit and isinstance(value, str) \
+            and len(value) > limit:
+        raise gr.Error(f"'{label}' is {len(value):,} characters; it takes at most {limit:,}. "
+                       "Paste a shorter piece.")
+
+
+def _guarded(fn, inputs: list):
+    special = (gr.Request, gr.Progress, gr.EventData)
+
+    def check(args):
+        values = [a for a in args if not isinstance(a, special)]
+        for component, value in zip(inputs, values):
+            _check_value(component, value)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            check(args)
+            gen = fn(*args, **kwargs)
+            try:  # Gradio may resume a stream on another pool thread: set it every step
+                while True:
+                    try:
+                        item = _on_one_torch_thread(gen.__next__)
+                    except StopIteration:
+                        return
+                    yield item
+            finally:
+                gen.close()
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        check(args)
+        return _on_one_torch_thread(lambda: fn(*args, **kwargs))
+    return wrapper
+
+
+def _on_one_torch_thread(call):
+    """call() with torch on one intra-op thread in this (pool) thread; `guard_inputs` puts
+    it around every handler. The setting is per calling thread (OpenMP), so a training run
+    elsewhere keeps its cores; tiny models gain nothing from a second thread. A handler
+    whose op waited on a second OpenMP thread while training held the other core took
+    ~700 ms instead of ~11 ms (the attention tab), and under a 30-student load a 20-token
+    generation's p95 was 1.3 s, 0.74 s in the same run with this."""
+    import torch
+    before = torch.get_num_threads()
+    if before == 1:
+        return call()
+    torch.set_num_threads(1)
+    try:
+        return call()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _checked_preprocess(component):
+    """The component's own preprocess, after `_check_value`: a Number with precision 0
+    rounds in preprocess, where NaN raises a bare ValueError (a "crash" for the client)
+    before any handler could refuse it."""
+    original = component.preprocess
+
+    def preprocess(payload):
+        _check_value(component, payload)
+        return original(payload)
+    return preprocess
+
+
+def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
+    """Put `_check_value` in front of every event handler of the app, so no endpoint (a
+    new tab's included) sees NaN or an over-long text from a client that skips the UI.
+    Handlers taking keyword inputs or async ones are left as they are (none here)."""
+    for block_fn in demo.fns.values():
+        for comp in block_fn.inputs:
+            if isinstance(comp, (gr.Slider, gr.Number)) and "preprocess" not in vars(comp):
+                comp.preprocess = _checked_preprocess(comp)  # this instance only
+        fn = block_fn.fn
+        if fn is None or getattr(block_fn, "input_keyword_names", None) \
+                or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            continue
+        block_fn.fn = _guarded(fn, list(block_fn.inputs))
+    return demo

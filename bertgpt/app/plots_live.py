@@ -1,0 +1,193 @@
+"""Figures (data in, plotly spec out) and small display helpers for the live tabs: Train
+live, Fill-mask, Generate & sample.
+
+The figures are plain plotly JSON dicts, handed to `gr.Plot` as `PlotData`: building them
+through `plotly.graph_objects` (make_subplots, add_vline) validates every property in
+Python and cost ~0.1-0.5 s per figure here, more than the model itself; a dict costs ~1 ms.
+That keeps a step-mode click and a loss curve streamed twice a second cheap for a class.
+
+Colour is never the only signal: cut tokens also carry a hatch pattern, the drawn token
+a star and an outline, every curve a legend entry.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from gradio.components.plot import PlotData
+
+from ..course.viz import GRID, PALETTE, styled
+
+ARCH_COLOR = {"bert": PALETTE["blue"], "gpt": PALETTE["vermillion"]}
+MAX_POINTS = 400  # per curve: thousands of steps still draw fast in a browser
+
+
+def as_plot(spec: dict) -> PlotData:
+    """A figure dict as `gr.Plot` takes it, without plotly's Python-side validation."""
+    return PlotData(type="plotly", plot=json.dumps(spec))
+
+
+def _axis(**kw) -> dict:
+    """An axis of a curve or score chart, where zero is a value like any other: its line
+    is drawn as light as the grid (in viz.py's bar charts it stays dark: the bars' base)."""
+    return {"gridcolor": GRID, "zerolinecolor": GRID, **kw}
+
+
+def _title(text: str, y: float, x: float = 0.5) -> dict:
+    return {"text": text, "x": x, "y": y, "xref": "paper", "yref": "paper", "showarrow": False,
+            "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}}
+
+
+def _thin(points: list, limit: int = MAX_POINTS):
+    """At most `limit` points: the mean of each equal run of steps (it also smooths)."""
+    if len(points) <= limit:
+        return [p[0] for p in points], [p[1] for p in points]
+    size = math.ceil(len(points) / limit)
+    xs, ys = [], []
+    for i in range(0, len(points), size):
+        chunk = points[i:i + size]
+        xs.append(chunk[-1][0])
+        ys.append(sum(p[1] for p in chunk) / len(chunk))
+    return xs, ys
+
+
+def loss_figure(train: dict, val: dict, vocab: dict, title: str = "") -> dict:
+    """Training loss (thin line) and validation loss (dots) per model, against step, with
+    the uniform-guess line ln V: a model that knows nothing scores exactly that."""
+    data, shapes, notes = [], [], []
+    for arch in sorted(set(train) | set(val)):
+        name = arch.upper() + (" (masked-LM loss)" if arch == "bert" else "")
+        color = ARCH_COLOR.get(arch, PALETTE["grey"])
+        xs, ys = _thin(train.get(arch, []))
+        data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": f"{name}: train",
+                     "line": {"color": color, "width": 1.5}, "opacity": 0.6})
+        data.append({"type": "scatter", "mode": "lines+markers", "name": f"{name}: validation",
+                     "x": [p[0] for p in val.get(arch, [])], "y": [p[1] for p in val.get(arch, [])],
+                     "line": {"color": color, "width": 2.5, "dash": "dot"},
+                     "marker": {"size": 8, "symbol": "diamond" if arch == "bert" else "circle"}})
+        if arch in vocab:
+            uniform = math.log(vocab[arch])
+            shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
+                           "y0": uniform, "y1": uniform,
+                           "line": {"color": color, "dash": "dash", "width": 1}})
+            label = f"{arch.upper()} uniform guess: ln {vocab[arch]:,} = {uniform:.2f}"
+            notes.append({"text": label,
+                          "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": uniform,
+                          "yanchor": "bottom" if arch == "gpt" else "top", "showarrow": False,
+                          "font": {"color": color, "size": 12}})
+    layout = {"title": {"text": title or "Loss (nats per token; lower is better)"},
+              "height": 400, "margin": {"l": 55, "r": 20, "t": 50, "b": 40},
+              "xaxis": _axis(title={"text": "step"}),
+              "yaxis": _axis(title={"text": "loss"}, rangemode="tozero"),
+              # Redrawn twice a second while a run streams: a constant uirevision keeps
+              # a student's zoom and hidden traces across the redraws.
+              "shapes": shapes, "annotations": notes, "uirevision": "loss",
+              "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"}}
+    return {"data": data, "layout": styled(layout)}
+
+
+def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
+    """One panel of horizontal bars per [MASK]: BERT's top-k guesses, likeliest on top."""
+    n = max(1, len(results))
+    gap = 0.08 if n > 1 else 0.0
+    height = (1 - gap * (n - 1)) / n
+    data, layout = [], {"height": 90 + 210 * n, "showlegend": False,
+                        "title": {"text": sentence[:90] or "Fill-mask"},
+                        "margin": {"l": 90, "r": 20, "t": 70, "b": 30}, "annotations": []}
+    for i, r in enumerate(results):
+        k = "" if i == 0 else str(i + 1)
+        top = 1 - i * (height + gap)
+        cands = r["candidates"][::-1]  # plotly draws the first bar at the bottom
+        data.append({"type": "bar", "orientation": "h", "xaxis": f"x{k}", "yaxis": f"y{k}",
+                     "x": [c["prob"] for c in cands], "y": [c["token"] for c in cands],
+                     "marker": {"color": [PALETTE["orange"]] * (len(cands) - 1)
+                                + [PALETTE["blue"]]},
+                     "text": [f"{c['prob']:.1%}" for c in cands], "textposition": "outside",
+                     "hovertemplate": "%{y}: %{x:.2%}<extra></extra>", "cliponaxis": False})
+        layout[f"xaxis{k}"] = _axis(range=[0, 1.15], tickformat=".0%", anchor=f"y{k}")
+        layout[f"yaxis{k}"] = _axis(domain=[max(0.0, top - height), top], anchor=f"x{k}",
+                                    type="category")
+        layout["annotations"].append(_title(f"[MASK] #{i + 1} (token {r['position']})", top))
+    return {"data": data, "layout": styled(layout)}
+
+
+def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p: float,
+                        title: str = "", kept: int | None = None, vocab: int | None = None
+                        ) -> dict:
+    """The next-token distribution in the order it is built: raw softmax, after
+    temperature (with the top-k and top-p cut-offs drawn), and the renormalised
+    distribution the token is drawn from, with the drawn token starred.
+
+    rows: `sampling.Step.top(...)` dicts (sorted by raw probability, chosen one last if
+    it was not among them), "token" already made readable.
+    """
+    labels, seen = [], set()
+    for r in rows:  # a category axis merges equal labels: keep every token its own bar
+        label = ("★ " if r["chosen"] else "") + r["token"]
+        label = label if label not in seen else f"{label} #{r['id']}"
+        seen.add(label)
+        labels.append(label)
+    cut_k = [not r["kept_k"] for r in rows]
+    cut_p = [r["kept_k"] and not r["kept_p"] for r in rows]
+    why = ["cut by top-k" if k else "cut by top-p" if p else "kept" for k, p in zip(cut_k, cut_p)]
+    bar = {"type": "bar", "x": labels, "xaxis": "x",
+           "hovertemplate": "%{x}: %{y:.2%}<extra></extra>"}
+    hatch = ["x" if k else "/" if p else "" for k, p in zip(cut_k, cut_p)]
+    data = [
+        {**bar, "yaxis": "y", "y": [r["raw"] for r in rows], "name": "raw",
+         "marker": {"color": PALETTE["grey"]}},
+        {**bar, "yaxis": "y2", "y": [r["scaled"] for r in rows], "name": "after temperature",
+         "customdata": why, "hovertemplate": "%{x}: %{y:.2%} (%{customdata})<extra></extra>",
+         "marker": {"color": [PALETTE["sky"] if w == "kept" else PALETTE["grey"] for w in why],
+                    "pattern": {"shape": hatch}}},
+        {**bar, "yaxis": "y3", "y": [r["final"] for r in rows], "name": "drawn from",
+         "text": [f"{r['final']:.0%}" if r["final"] >= 0.01 else "" for r in rows],
+         "textposition": "outside", "cliponaxis": False,
+         "marker": {"color": [PALETTE["vermillion"] if r["chosen"] else PALETTE["orange"]
+                              for r in rows],
+                    "line": {"width": 2, "color": ["black" if r["chosen"] else "rgba(0,0,0,0)"
+                                                   for r in rows]}}},
+    ]
+    domains = [(0.72, 1.0), (0.37, 0.65), (0.0, 0.30)]
+    cuts = (f"top-k = {top_k or 'off'}, top-p = {top_p:g}" + (" (off)" if top_p >= 1 else "")
+            + (f": {kept:,} of {vocab:,} tokens kept" if kept is not None and vocab else ""))
+    titles = ["1 · raw: softmax(logits)", f"2 · after temperature T = {temperature:g}, then the "
+              f"cuts: {cuts}", "3 · renormalised: the distribution the token is drawn from"]
+    layout = {"height": 620, "bargap": 0.25, "showlegend": False,
+              "title": {"text": title or "Next-token distribution"},
+              "margin": {"l": 55, "r": 20, "t": 80, "b": 60},
+              "xaxis": _axis(type="category", anchor="y3"),
+              "annotations": [_title(t, d[1] + 0.005) for t, d in zip(titles, domains)],
+              "shapes": []}
+    for i, d in enumerate(domains):
+        layout["yaxis" + (str(i + 1) if i else "")] = _axis(domain=list(d), anchor="x",
+                                                           tickformat=".2~%", rangemode="tozero")
+    # Cut-off lines: the kept tokens are a prefix of this (probability-sorted) order.
+    n_k = sum(1 for r in rows if r["kept_k"])
+    n_p = sum(1 for r in rows if r["kept_p"])
+    if top_k and n_k < len(rows):
+        _cut_line(layout, n_k - 0.5, f"top-k = {top_k}: cut", PALETTE["purple"], "dash")
+    if top_p < 1 and n_p < n_k:
+        _cut_line(layout, n_p - 0.5, f"top-p = {top_p:g}: cut", PALETTE["green"], "dot")
+    return {"data": data, "layout": styled(layout)}
+
+
+def _cut_line(layout: dict, x: float, text: str, color: str, dash: str) -> None:
+    for yref in ("y2 domain", "y3 domain"):
+        layout["shapes"].append({"type": "line", "xref": "x", "x0": x, "x1": x, "yref": yref,
+                                 "y0": 0, "y1": 1,
+                                 "line": {"color": color, "dash": dash, "width": 2}})
+    layout["annotations"].append({"x": x, "y": 1, "xref": "x", "yref": "y2 domain", "text": text,
+                                  "showarrow": False, "xanchor": "left", "yanchor": "top",
+                                  "font": {"color": color, "size": 12},
+                                  "bgcolor": "rgba(255,255,255,0.8)"})
+
+
+def model_note(loaded, source: str) -> dict:
+    """Which model answered: shown beside results, so a class can tell bundled from own."""
+    cfg = loaded.model.cfg
+    rec = loaded.record or {}
+    return {"source": source, "arch": cfg.arch, "n_layer": cfg.n_layer, "n_embd": cfg.n_embd,
+            "vocab_size": cfg.vocab_size, "trained_steps": rec.get("steps"),
+            "trained_seconds": round(rec["seconds"], 1) if rec.get("seconds") else None,
+            "stopped_by": rec.get("stopped_by")}
