@@ -102,3 +102,15 @@ def test_a_live_chart_keeps_its_own_reasons():
     assert loss["uirevision"] == "loss" and loss["margin"]["l"] == 55
     curve = LIVE["fine-tune curve"]()["layout"]
     assert curve["uirevision"] == "curve"
+
+
+def test_no_plot_in_the_app_shows_gradio_s_label_chip():
+    """Figures carry their own title at the top left (viz.STYLE), where a gr.Plot's label
+    chip would sit on top of it; every plot in the app hides the chip."""
+    import gradio as gr
+
+    from bertgpt.app import build_app
+    plots = [b for b in build_app().blocks.values() if isinstance(b, gr.Plot)]
+    assert len(plots) >= 15
+    shown = [str(p.label) for p in plots if p.show_label]
+    assert not shown, shown

@@ -72,7 +72,7 @@ def build(ctx) -> dict:
         top_k = gr.Slider(1, 20, value=5, step=1, label=t("fillmask.top_k"))
     go = gr.Button(t("fillmask.go"), variant="primary")
     filled = gr.Markdown()
-    plot = gr.Plot(label=t("fillmask.plot"))
+    plot = gr.Plot(label=t("fillmask.plot"), show_label=False)
     with gr.Accordion(t("fillmask.numbers"), open=False):
         data = gr.JSON(label=t("fillmask.data"))
     go.click(fill_mask, [text, top_k, source, ctx.own], [plot, filled, data], api_name="fill_mask")

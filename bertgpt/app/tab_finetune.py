@@ -326,7 +326,7 @@ def build(ctx) -> dict:
         question = gr.Textbox(INSPECT["qa"][1], label=t("finetune.question"), visible=False)
     look = gr.Button(t("finetune.look"))
     probs = gr.Label(label=t("finetune.probs"), visible=True)
-    spans = gr.Plot(label=t("finetune.spans"), visible=False)
+    spans = gr.Plot(label=t("finetune.spans"), show_label=False, visible=False)
     tags = gr.HighlightedText(label=t("finetune.tags"),
                               visible=False, color_map={
                                   "PERSON": PALETTE["sky"], "CITY": PALETTE["orange"],

@@ -162,7 +162,7 @@ def build(ctx) -> dict:
     with gr.Tab(t("generate.step_tab")):
         step_btn = gr.Button(t("generate.step_btn"), variant="primary")
         step_info = gr.Markdown()
-        dist = gr.Plot(label=t("generate.dist"))
+        dist = gr.Plot(label=t("generate.dist"), show_label=False)
         with gr.Accordion(t("generate.numbers"), open=False):
             step_data = gr.JSON(label=t("generate.step_data"))
     with gr.Tab(t("generate.full_tab")):

@@ -261,7 +261,7 @@ def build(ctx) -> dict:
         start = gr.Button(t("train.start"), variant="primary")
         stop = gr.Button(t("train.stop"), variant="stop")
     status = gr.Markdown("Press **Train**. A loss curve, the speed and probes appear here.")
-    plot = gr.Plot(label=t("train.plot"))
+    plot = gr.Plot(label=t("train.plot"), show_label=False)
     probes = gr.Markdown()
     download = gr.File(label=t("train.download"), interactive=False)
     run_state = gr.State(None, time_to_live=env.bertgpt_session_ttl, delete_callback=_forget)
