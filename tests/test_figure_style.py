@@ -114,3 +114,16 @@ def test_no_plot_in_the_app_shows_gradio_s_label_chip():
     assert len(plots) >= 15
     shown = [str(p.label) for p in plots if p.show_label]
     assert not shown, shown
+
+
+def test_the_fill_mask_chart_grows_with_top_k():
+    """Twenty guesses need room for twenty labels: each bar keeps ~22 px."""
+    def guesses(k):
+        return [{"position": 3, "candidates": [{"token": f"w{i}", "prob": 1 / (i + 2)}
+                                                for i in range(k)]}]
+    small = plots_live.fillmask_figure(guesses(5))["layout"]["height"]
+    big = plots_live.fillmask_figure(guesses(20))["layout"]["height"]
+    assert small == 90 + 210
+    assert big >= 90 + 22 * 20
+    two = plots_live.fillmask_figure(guesses(20) * 2)["layout"]["height"]
+    assert two - 90 == 2 * (big - 90)

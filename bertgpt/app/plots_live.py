@@ -91,7 +91,11 @@ def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
     n = max(1, len(results))
     gap = 0.08 if n > 1 else 0.0
     height = (1 - gap * (n - 1)) / n
-    data, layout = [], {"height": 90 + 210 * n, "showlegend": False,
+    # A panel keeps ~22 px per bar, so top-k 20 still names every guess (plotly drops
+    # category labels that do not fit) instead of squeezing 20 bars into 210 px.
+    k = max((len(r["candidates"]) for r in results), default=0)
+    panel = max(210, 22 * k + 50)
+    data, layout = [], {"height": 90 + panel * n, "showlegend": False,
                         "title": {"text": sentence[:90] or "Fill-mask"},
                         "margin": {"l": 90, "r": 20, "t": 70, "b": 30}, "annotations": []}
     for i, r in enumerate(results):
