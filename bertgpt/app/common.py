@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from pathlib import Path
 
 import gradio as gr
@@ -18,6 +19,7 @@ from .i18n import t
 # the only signal: every coloured token also carries a label or symbol.
 from ..course.viz import PALETTE  # noqa: E402,F401  (one palette for figures and tokens)
 
+log = logging.getLogger("bertgpt.app")
 MAX_TEXT_CHARS = 20_000  # interactive tabs; training text has its own, larger limit
 LESSONS = Path(__file__).resolve().parent.parent.parent / "lessons"
 
@@ -52,6 +54,27 @@ def friendly(fn):
             return fn(*args, **kwargs)
         except BertGptError as e:
             raise gr.Error(str(e)) from None
+    return wrapper
+
+
+def live(fn, note_at: int, n_outputs: int):
+    """`fn` for the events that fire while a student is still editing: each keystroke of
+    a text box, each step of a dragged slider. Live update is the point of these tabs
+    (the chips, masks and counts follow the text as it is typed, and a class link or an
+    example fills a box and is answered through the same change event), but a box is
+    empty or half-typed on the way to the next text: that is not a mistake, and a red
+    toast per keystroke (with "Error" badges over the last good view) scolds a student
+    for typing. So a refusal here becomes a note in place, in output `note_at`, and the
+    other outputs keep the last view; the button (and Enter) still raise the error, once.
+    A real bug still raises."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as e:
+            out = [gr.skip()] * n_outputs
+            out[note_at] = t("app.live_note", message=e.message)
+            return out
     return wrapper
 
 
@@ -167,24 +190,42 @@ def _guarded(fn, inputs: list):
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
-            check(args)
-            gen = fn(*args, **kwargs)
-            try:  # Gradio may resume a stream on another pool thread: set it every step
-                while True:
-                    try:
-                        item = _on_one_torch_thread(gen.__next__)
-                    except StopIteration:
-                        return
-                    yield item
-            finally:
-                gen.close()
+            try:
+                check(args)
+                gen = fn(*args, **kwargs)
+                try:  # Gradio may resume a stream on another pool thread: set it every step
+                    while True:
+                        try:
+                            item = _on_one_torch_thread(gen.__next__)
+                        except StopIteration:
+                            return
+                        yield item
+                finally:
+                    gen.close()
+            except gr.Error as e:
+                _refused(e, fn)
+                raise
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        check(args)
-        return _on_one_torch_thread(lambda: fn(*args, **kwargs))
+        try:
+            check(args)
+            return _on_one_torch_thread(lambda: fn(*args, **kwargs))
+        except gr.Error as e:
+            _refused(e, fn)
+            raise
     return wrapper
+
+
+def _refused(error: gr.Error, fn=None) -> None:
+    """A gr.Error is the app refusing bad input on purpose, with a message the student
+    reads: one line in the server log says so. Gradio would print its whole traceback,
+    which on a class server buries the tracebacks of real bugs (any other exception,
+    which keeps its traceback)."""
+    where = getattr(fn, "__name__", None) or "input"
+    log.warning("refused (%s): %s", where, error.message)
+    error.print_exception = False
 
 
 def _on_one_torch_thread(call):
@@ -212,7 +253,11 @@ def _checked_preprocess(component):
     original = component.preprocess
 
     def preprocess(payload):
-        _check_value(component, payload)
+        try:
+            _check_value(component, payload)
+        except gr.Error as e:
+            _refused(e)
+            raise
         return original(payload)
     return preprocess
 

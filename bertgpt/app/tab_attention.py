@@ -11,7 +11,7 @@ from ..io import hub
 from ..course import viz
 from ..io.assets import bundled
 from ..text.tokenizer import piece_display
-from .common import check_known, check_text, friendly, get_model
+from .common import check_known, check_text, friendly, get_model, live
 from .i18n import t
 
 ID = "attention"
@@ -136,9 +136,15 @@ def build(ctx) -> dict:
     with gr.Row(equal_height=False):
         bert_all = gr.Plot(first[2], label=t("attention.bert_all"), show_label=False)
         gpt_all = gr.Plot(first[3], label=t("attention.gpt_all"), show_label=False)
-    gr.on([go.click, text.change, source.change, layer.change, head.change], attention,
-          [text, source, layer, head, ctx.own], [bert_map, gpt_map, bert_all, gpt_all, md],
-          api_name="attention", trigger_mode="always_last", show_progress="minimal")
+    inputs = [text, source, layer, head, ctx.own]
+    shown = [bert_map, gpt_map, bert_all, gpt_all, md]
+    # The button and Enter ask on purpose: a refusal is a toast. Typing and the settings
+    # follow live, so a box on its way to the next text gets a note (common.live).
+    gr.on([go.click, text.submit], attention, inputs, shown, api_name="attention",
+          trigger_mode="always_last", show_progress="minimal")
+    gr.on([text.change, source.change, layer.change, head.change],
+          live(attention, shown.index(md), len(shown)), inputs, shown,
+          api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     source.change(_ranges, source, [layer, head], api_visibility="private",
                   show_progress="hidden")
     return {"text": text, "source": source, "layer": layer, "head": head}

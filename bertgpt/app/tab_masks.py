@@ -9,7 +9,7 @@ import gradio as gr
 from ..course import viz
 from ..io.assets import world_tokenizer
 from ..model.masks import KINDS, LEGEND, explain_mask
-from .common import check_known, check_text, friendly
+from .common import check_known, check_text, friendly, live
 from .i18n import t
 
 ID = "masks"
@@ -119,7 +119,12 @@ def build(ctx) -> dict:
     grids = gr.Plot(first[0], label=t("masks.grids"), show_label=False)
     compare = gr.Plot(first[1], label=t("masks.compare"), show_label=False)
     scores = gr.Plot(first[2], label=t("masks.scores"), show_label=False)
-    gr.on([go.click, text.change, kind.change, seed.change, inspect.change], masks,
-          [text, kind, seed, inspect], [grids, compare, scores, md], api_name="masks",
+    inputs, shown = [text, kind, seed, inspect], [grids, compare, scores, md]
+    # The button asks on purpose: a refusal is a toast. Typing and the settings follow
+    # live, so a box on its way to the next text gets a note (common.live).
+    gr.on([go.click], masks, inputs, shown, api_name="masks",
           trigger_mode="always_last", show_progress="minimal")
+    gr.on([text.change, kind.change, seed.change, inspect.change],
+          live(masks, shown.index(md), len(shown)), inputs, shown,
+          api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     return {"text": text, "kind": kind, "seed": seed, "inspect": inspect}

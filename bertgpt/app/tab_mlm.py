@@ -13,7 +13,7 @@ from ..course import viz
 from ..io.assets import world_tokenizer
 from ..text.corpus import generate_world, world_documents
 from ..text.mlm import mask_text, mask_tokens
-from .common import PALETTE, check_known, check_text, friendly, get_model
+from .common import PALETTE, check_known, check_text, friendly, get_model, live
 from .i18n import t
 
 ID = "mlm"
@@ -216,11 +216,17 @@ def build(ctx) -> dict:
                         show_label=False)
 
     inputs = [text, seed, prob, mask_rate, random_rate]
-    gr.on([go.click, text.change, seed.change, prob.change, mask_rate.change,
-           random_rate.change], mask, inputs, [fate, model_in, labels, counts, rates],
-          api_name="mask", trigger_mode="always_last", show_progress="minimal").success(
-        _follow, inputs + [top_k, source, ctx.own], [pred_plot, pred_md],
-        api_visibility="private", show_progress="hidden")
+    shown = [fate, model_in, labels, counts, rates]
+    # The button asks on purpose: a refusal is a toast. Typing and the settings follow
+    # live, so a box on its way to the next text gets a note (common.live).
+    for triggers, fn, named in (
+            ([go.click], mask, dict(api_name="mask")),
+            ([text.change, seed.change, prob.change, mask_rate.change, random_rate.change],
+             live(mask, shown.index(counts), len(shown)), dict(api_visibility="private"))):
+        gr.on(triggers, fn, inputs, shown, trigger_mode="always_last",
+              show_progress="minimal", **named).success(
+            _follow, inputs + [top_k, source, ctx.own], [pred_plot, pred_md],
+            api_visibility="private", show_progress="hidden")
     reroll.click(lambda s: int(s or 0) + 1, seed, seed, api_visibility="private",
                  show_progress="hidden")
     pick.click(_corpus_sentence, seed, text, api_visibility="private", show_progress="hidden")

@@ -13,7 +13,7 @@ import gradio as gr
 from ..course import viz
 from ..model.config import PRESETS, ModelConfig
 from ..model.build import count_params
-from .common import friendly
+from .common import friendly, live
 from .i18n import t
 
 ID = "sizes"
@@ -188,8 +188,16 @@ def build(ctx) -> dict:
     preset.change(_fill, preset, sizes, api_visibility="private", show_progress="hidden")
     gr.on([go.click, preset.change], params, [preset] + sizes, [summary, breakdown],
           api_name="params", show_progress="minimal")
-    # Editing a size by hand switches to "custom" and counts at once.
-    gr.on([w.input for w in (arch, layers, heads, width)] + [vocab.submit, context.submit],
-          lambda *v: (CUSTOM, *params(CUSTOM, *v)), sizes, [preset, summary, breakdown],
-          api_visibility="private", trigger_mode="always_last", show_progress="minimal")
+    # Editing a size by hand switches to "custom" and counts at once. A dragged slider
+    # passes through sizes that do not fit (heads that do not divide the width) on its
+    # way: those get a note in place (common.live); Enter in a box asks on purpose.
+    def custom(*v):
+        return (CUSTOM, *params(CUSTOM, *v))
+    shown = [preset, summary, breakdown]
+    gr.on([w.input for w in (arch, layers, heads, width)],
+          live(custom, shown.index(summary), len(shown)),
+          sizes, shown, api_visibility="private", trigger_mode="always_last",
+          show_progress="minimal")
+    gr.on([vocab.submit, context.submit], custom, sizes, shown, api_visibility="private",
+          trigger_mode="always_last", show_progress="minimal")
     return {"preset": preset}

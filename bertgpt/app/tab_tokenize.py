@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..io.assets import world_tokenizer
 from ..text.tokenizer import SPECIAL_MEANINGS, bpe_merges, explain, piece_display
-from .common import PALETTE, check_text, friendly
+from .common import PALETTE, check_text, friendly, live
 from .i18n import t
 
 ID = "tokenize"
@@ -190,7 +190,12 @@ def build(ctx) -> dict:
                           column_widths=["8%", "22%", "15%", "55%"])
     with gr.Accordion(t("tokenize.meanings"), open=True):
         gr.Markdown(MEANINGS)
-    gr.on([go.click, text.change, vocab.change, word.submit], tokenize,
-          [text, vocab, word], [wp_out, bpe_out, summary, merges], api_name="tokenize",
+    inputs, shown = [text, vocab, word], [wp_out, bpe_out, summary, merges]
+    # The button and Enter ask on purpose: a refusal is a toast. Typing and the slider
+    # follow live, so a box on its way to the next text gets a note (common.live).
+    gr.on([go.click, word.submit], tokenize, inputs, shown, api_name="tokenize",
           trigger_mode="always_last", show_progress="minimal")
+    gr.on([text.change, vocab.change], live(tokenize, shown.index(summary), len(shown)),
+          inputs, shown, api_visibility="private", trigger_mode="always_last",
+          show_progress="minimal")
     return {"text": text, "vocab": vocab, "word": word}
