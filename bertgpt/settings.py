@@ -144,23 +144,22 @@ def _text(env: Mapping[str, str], name: str, default=None):
 
 
 def _whole(env: Mapping[str, str], name: str, default: int | None) -> int | None:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: write a whole number.") from None
+    return _parsed(env, name, default, int, "a whole number")
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    return _parsed(env, name, default, float, "a number")
+
+
+def _parsed(env, name, default, cast, what):
+    """`cast` of the value, `default` when unset; a one-line ConfigError otherwise."""
     raw = _text(env, name)
     if raw is None:
         return default
     try:
-        return float(raw)
+        return cast(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r}: write a number.") from None
+        raise ConfigError(f"{name}={raw!r}: write {what}.") from None
 
 
 def _port(env: Mapping[str, str], name: str) -> int | None:
