@@ -27,13 +27,15 @@ def demo():
 
 
 def _ids_in_code():
-    """The ids the package asks for: literal t("...") calls, and the prefixes of the ids
+    """The ids the package asks for: literal t("...") and say(lang, "...") calls, and the prefixes of the ids
     it builds (t(f"intro.country.{name}") -> "intro.country."). Not i18n.py itself: its
     docstring's example is no use of an id."""
     source = "\n".join(p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")
                        if p.resolve() != Path(i18n.__file__).resolve())
-    exact = {m[2] for m in re.finditer(r"""\bt\(\s*(["'])([^"'{}]+)\1""", source)}
-    prefixes = {m[1] for m in re.finditer(r"""\bt\(\s*f["']([^"'{}]*)\{""", source)}
+    # t("id") and say(lang, "id"): the id is the first string argument either way
+    call = r"""\b(?:t\(|say\([^,()]+,)\s*"""
+    exact = {m[2] for m in re.finditer(call + r"""(["'])([^"'{}]+)\1""", source)}
+    prefixes = {m[1] for m in re.finditer(call + r"""f["']([^"'{}]*)\{""", source)}
     return exact, prefixes
 
 
@@ -227,3 +229,11 @@ def test_switching_language_through_the_api_returns_korean():
         assert i18n.table("ko")[key] in korean and label not in korean
         assert label in english
     assert "lang=ko" in link and "seed=7" in link
+
+
+def test_say_writes_a_string_in_the_page_language_and_falls_back_to_english():
+    from bertgpt.app.i18n import say, table
+    assert say("ko", "app.lesson") == table("ko")["app.lesson"] != table("en")["app.lesson"]
+    assert say(None, "app.lesson") == say("xx", "app.lesson") == table("en")["app.lesson"]
+    assert say("ko", "app.live_note", message="m") == \
+        table("ko")["app.live_note"].format(message="m")

@@ -109,6 +109,7 @@ def build_app() -> gr.Blocks:
             # English / 한국어: labels and lessons switch; the browser remembers (i18n.py)
             lang = gr.Radio([(name, code) for code, name in i18n.LANGS.items()], value="en",
                             label="Language / 언어", scale=0, min_width=200)
+            ctx.lang = lang  # a handler that writes text takes it as its last input
             # On a ZeroGPU Space a signed-in visitor's GPU time comes from their own
             # account, not from one anonymous quota per address (docs/DEPLOY.md).
             login = (gr.LoginButton(scale=0, min_width=200) if serving.login_enabled()

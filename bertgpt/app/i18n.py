@@ -68,6 +68,14 @@ def t(key: str, **args) -> Msg:
     return Msg(_fill(table("en")[key], args), key, args)
 
 
+def say(lang: str | None, key: str, **args) -> str:
+    """String `key` in `lang` ("en" for None or an unknown code): what a handler writes
+    into its results, figures and errors, given the language the page shows (the
+    header switch, passed to the handler as its last input)."""
+    lang = lang if lang in LANGS else "en"
+    return _fill(table(lang)[key], args)
+
+
 def names(lang: str = "ko") -> dict[str, str]:
     """English -> `lang` for every name the UI shows (labels, buttons, choices, tab titles;
     not the ".md" Markdown texts): what a lesson may call a part of the UI."""
