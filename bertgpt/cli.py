@@ -47,7 +47,8 @@ def cmd_tokenize(args):
 def cmd_mask(args):
     from .io.assets import world_tokenizer
     from .text.mlm import mask_text
-    out = mask_text(args.text, world_tokenizer("wordpiece"), seed=args.seed, prob=args.prob)
+    out = mask_text(args.text, world_tokenizer("wordpiece"), seed=args.seed, prob=args.prob,
+                    selection=args.selection)
     if args.json:
         return out
     for t in out["tokens"]:
@@ -239,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("text")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--prob", type=float, default=0.15)
+    sp.add_argument("--selection", choices=["bernoulli", "exact"], default="bernoulli",
+                    help="bernoulli: each token with probability --prob (transformers); "
+                         "exact: round(prob x length), at least 1 (google-research/bert)")
     sp = add("pairs", cmd_pairs, "build NSP sentence pairs")
     sp.add_argument("--text", dest="text_file", help="a UTF-8 text file (blank lines between documents)")
     sp.add_argument("--world", action="store_true", help="use the bundled world corpus (default)")

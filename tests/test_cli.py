@@ -156,6 +156,19 @@ def test_mask_prob_zero_and_one(capsys):
     assert all(y != -100 for y in every["labels"][1:-1]) and every["labels"][0] == -100
 
 
+def test_mask_exact_selection_always_gives_a_short_text_something(capsys):
+    """'the cat sat on the mat' under Bernoulli picks nothing for many seeds; the
+    reference's count (--selection exact) picks max(1, round(15% of its length)) for every
+    seed (the bundled WordPiece makes 10 tokens of it, [CLS] and [SEP] included: 2)."""
+    outs = [ok_json(capsys, "mask", "the cat sat on the mat", "--seed", str(s),
+                    "--selection", "exact", "--json") for s in range(8)]
+    want = max(1, round(0.15 * len(outs[0]["tokens"])))
+    assert [sum(y != -100 for y in o["labels"]) for o in outs] == [want] * 8
+    bern = [ok_json(capsys, "mask", "the cat sat on the mat", "--seed", str(s), "--json")
+            for s in range(8)]
+    assert bern[0]["selection"] == "bernoulli" and 0 < bern[0]["p_none"] < 1
+
+
 def test_mask_korean_and_emoji_work(capsys):
     d = ok_json(capsys, "mask", "안녕하세요 😀 서울은 한국의 수도입니다", "--seed", "1", "--json")
     assert d["tokens"][0]["original_token"] == "[CLS]" and len(d["tokens"]) >= 3

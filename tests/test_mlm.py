@@ -188,3 +188,61 @@ def test_mask_text():
         mask_text("   \n", FakeTokenizer())
     with pytest.raises(ConfigError, match="1.5"):
         mask_text("hello there", FakeTokenizer(), prob=1.5)
+
+
+# ---- selection="exact": google-research/bert's count ---------------------------------------
+def _reference_count(length, prob, cap):
+    """create_pretraining_data.py's num_to_predict for a sequence of `length` tokens,
+    [CLS] and [SEP] included."""
+    return min(cap, max(1, int(round(length * prob))))
+
+
+@pytest.mark.parametrize("words", [1, 3, 6, 12, 40, 126])
+@pytest.mark.parametrize("prob", [0.15, 0.4])
+def test_exact_selection_picks_the_reference_count_and_never_a_special(words, prob):
+    tok = FakeTokenizer()
+    text = " ".join(f"word{i}" for i in range(words))
+    for seed in range(5):
+        out = mask_text(text, tok, seed=seed, prob=prob, selection="exact")
+        picked = [t for t in out["tokens"] if t["label"] is not None]
+        assert len(picked) == min(words, _reference_count(words + 2, prob, 10**9))
+        assert all(t["original_token"] not in ("[CLS]", "[SEP]") for t in picked)
+        assert out["p_none"] == 0.0
+
+
+def test_exact_selection_caps_at_max_predictions_and_works_per_row():
+    ids = torch.randint(len(SPECIALS), V, (4, 64))
+    ids[:, 0], ids[:, -1] = SPECIALS[0], SPECIALS[1]
+    r = mask_tokens(ids, mask_id=MASK, special_ids=SPECIALS, vocab_size=V, seed=3,
+                    selection="exact", max_predictions=5)
+    assert (r.labels != IGNORE).sum(dim=1).tolist() == [5] * 4  # round(64 * .15) = 10 > 5
+    r = mask_tokens(ids, mask_id=MASK, special_ids=SPECIALS, vocab_size=V, seed=3,
+                    selection="exact")
+    assert (r.labels != IGNORE).sum(dim=1).tolist() == [_reference_count(64, 0.15, 99)] * 4
+
+
+def test_exact_selection_is_a_uniform_subset():
+    """Over many seeds every maskable position is picked about equally often."""
+    tok = FakeTokenizer()
+    text = " ".join(f"word{i}" for i in range(10))  # 12 positions: round(1.8) = 2 picked
+    hits = torch.zeros(12)
+    for seed in range(600):
+        out = mask_text(text, tok, seed=seed, selection="exact")
+        hits += torch.tensor([t["label"] is not None for t in out["tokens"]], dtype=torch.float)
+    assert hits[0] == hits[-1] == 0
+    share = hits[1:-1] / 600  # 2 of 10 each time: 0.2 per position
+    assert torch.allclose(share, torch.full((10,), 0.2), atol=0.06), share
+
+
+def test_bernoulli_can_pick_nothing_on_a_short_text_and_says_how_likely():
+    tok = FakeTokenizer()
+    text = "the cat sat on the mat"
+    outs = [mask_text(text, tok, seed=s) for s in range(400)]
+    none = sum(o["counts"]["selected"] == 0 for o in outs) / len(outs)
+    assert outs[0]["p_none"] == pytest.approx(0.85 ** 6)
+    assert abs(none - 0.85 ** 6) < 0.07, none
+
+
+def test_an_unknown_selection_is_refused():
+    with pytest.raises(ConfigError, match="selection"):
+        mask_text("hello there", FakeTokenizer(), selection="sometimes")

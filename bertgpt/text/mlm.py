@@ -88,15 +88,22 @@ def _check_rates(prob, mask_rate, random_rate):
 
 def mask_tokens(input_ids, *, mask_id: int, special_ids, vocab_size: int, prob: float = 0.15,
                 mask_rate: float = 0.8, random_rate: float = 0.1, seed: int | None = None,
-                generator: torch.Generator | None = None, maskable=None) -> MaskResult:
+                generator: torch.Generator | None = None, maskable=None,
+                selection: str = "bernoulli", max_predictions: int | None = None) -> MaskResult:
     """BERT's 15% / 80-10-10 masking, vectorized over a (T,) or (B, T) batch (or a list).
 
-    Each maskable position is picked independently with probability `prob` (a Bernoulli
-    draw, as transformers' DataCollatorForLanguageModeling; google-research/bert instead
-    picks exactly round(15%) per sequence). Specials are never maskable; `maskable` (bool,
-    same shape) narrows further. Randomness comes only from `generator`, or from a fresh
-    CPU generator seeded with `seed` (0 if neither is given): same seed, same masks on any
-    machine. Results live on the input's device.
+    Which positions are picked, two ways the reference implementations differ:
+    - selection="bernoulli": each maskable position independently with probability `prob`,
+      as transformers' DataCollatorForLanguageModeling. A short sentence can get none
+      (8 positions, 6 maskable: 0.85**6 = 38% of seeds pick nothing).
+    - selection="exact": exactly min(max_predictions, max(1, round(prob x T))) per row, T
+      the row's length with [CLS] and [SEP], as google-research/bert's
+      create_pretraining_data.py (`num_to_predict`; it masks unpadded sequences, so pass
+      rows without padding). At least one position is always picked.
+    Specials are never maskable; `maskable` (bool, same shape) narrows further. Randomness
+    comes only from `generator`, or from a fresh CPU generator seeded with `seed` (0 if
+    neither is given): same seed, same masks on any machine. Results live on the input's
+    device.
     """
     _check_rates(prob, mask_rate, random_rate)
     if seed is not None and generator is not None:
@@ -137,7 +144,12 @@ def mask_tokens(input_ids, *, mask_id: int, special_ids, vocab_size: int, prob: 
     fate_u = torch.rand(ids.shape, generator=g, device=dev)
     rand_tok = pool.to(dev)[torch.randint(len(pool), ids.shape, generator=g, device=dev)]
 
-    selected = can & (pick_u < prob)
+    if selection == "bernoulli":
+        selected = can & (pick_u < prob)
+    elif selection == "exact":
+        selected = _pick_exactly(can, pick_u, prob, max_predictions)
+    else:
+        raise ConfigError(f"selection must be 'bernoulli' or 'exact', got {selection!r}")
     fate = torch.full(ids.shape, NOT_SELECTED, dtype=torch.long, device=dev)
     fate[selected & (fate_u < mask_rate)] = MASKED
     fate[selected & (fate_u >= mask_rate) & (fate_u < mask_rate + random_rate)] = RANDOM
@@ -148,6 +160,23 @@ def mask_tokens(input_ids, *, mask_id: int, special_ids, vocab_size: int, prob: 
     labels = torch.where(selected, cpu_ids, torch.full_like(cpu_ids, IGNORE))
     to = ids.device
     return MaskResult(out.to(to), labels.to(to), fate.to(to), ids, can.to(to))
+
+
+def _pick_exactly(can: torch.Tensor, pick_u: torch.Tensor, prob: float,
+                  max_predictions: int | None) -> torch.Tensor:
+    """The `num_to_predict` maskable positions of each row with the lowest draws: a uniform
+    random subset of that size (the reference shuffles the candidates and takes the
+    first ones). Python's round, as the reference's int(round(...))."""
+    rows_can, rows_u = can.reshape(-1, can.shape[-1]), pick_u.reshape(-1, can.shape[-1])
+    length = can.shape[-1]
+    want = max(1, int(round(length * prob)))
+    if max_predictions is not None:
+        want = min(want, int(max_predictions))
+    # Positions that cannot be picked sort last; ties cannot happen among real draws.
+    order = torch.where(rows_can, rows_u, torch.full_like(rows_u, 2.0)).argsort(dim=-1)
+    rank = torch.empty_like(order)
+    rank.scatter_(-1, order, torch.arange(length, device=can.device).expand_as(order))
+    return ((rank < want) & rows_can).reshape(can.shape)
 
 
 def seed_article_masking(ids, *, vocab_size: int, mask_id: int, prob: float = 0.15,
@@ -183,7 +212,8 @@ def seed_article_masking(ids, *, vocab_size: int, mask_id: int, prob: float = 0.
 
 
 def mask_text(text: str, tokenizer, *, seed: int = 0, prob: float = 0.15,
-              mask_rate: float = 0.8, random_rate: float = 0.1, max_tokens: int = 512) -> dict:
+              mask_rate: float = 0.8, random_rate: float = 0.1, max_tokens: int = 512,
+              selection: str = "bernoulli") -> dict:
     """Encode `text`, wrap it as [CLS] text [SEP], mask it, and return the trace as JSON-able
     data for the CLI and the MLM tab. `tokenizer` needs encode(text) -> ids (no specials),
     special_id(role), special_ids, vocab_size and id_to_token(i).
@@ -201,9 +231,15 @@ def mask_text(text: str, tokenizer, *, seed: int = 0, prob: float = 0.15,
     ids = [tokenizer.special_id("cls")] + body + [tokenizer.special_id("sep")]
     res = mask_tokens(ids, mask_id=tokenizer.special_id("mask"),
                       special_ids=list(tokenizer.special_ids), vocab_size=tokenizer.vocab_size,
-                      prob=prob, mask_rate=mask_rate, random_rate=random_rate, seed=seed)
+                      prob=prob, mask_rate=mask_rate, random_rate=random_rate, seed=seed,
+                      selection=selection)
     trace = res.trace(tokenizer.id_to_token)
-    return {"seed": seed, "prob": prob, "tokens": trace, "counts": res.counts(),
+    maskable = int(res.maskable.sum())
+    return {"seed": seed, "prob": prob, "selection": selection, "tokens": trace,
+            "counts": res.counts(),
+            # Under Bernoulli selection, the chance that this text gets no position at all
+            # (what a student sees as "nothing to predict"): (1 - prob) ** maskable.
+            "p_none": (1 - prob) ** maskable if selection == "bernoulli" else 0.0,
             "input_tokens": [t["input_token"] for t in trace],
             "original_tokens": [t["original_token"] for t in trace],
             "labels": res.labels.tolist(),
