@@ -127,9 +127,12 @@ def train_job(spec: dict, stop=None):
                       warmup=min(50, max(1, int(spec["steps"]) // 10)))
     device = pick_device(cfg.device).type
     loops, runs, meta = {}, {}, {}
+    # One clock for the whole job: the budget is the wall time a student waits, both
+    # tokenizers and both data sets of a side-by-side run included (loop.train says why).
+    started = time.perf_counter()
     for arch in spec["archs"]:
         loop = train(arch, spec["text"], vocab_size=spec.get("vocab_size", 2000),
-                     model=spec["model"], cfg=cfg, stop=stop)
+                     model=spec["model"], cfg=cfg, stop=stop, started=started)
         start = next(loop)  # the set-up: tokenizer, data, the seeded model
         net, tok = start["model"], start["tokenizer"]  # stay here; the probes read them
         loops[arch], runs[arch] = _without_notes(loop), (net, tok)
