@@ -80,12 +80,13 @@ def test_the_loss_chart_in_korean_has_no_english_left():
 
 def test_the_loss_legend_sits_below_the_x_axis_title():
     """The reported overlap: the legend was put 0.22 plot-heights under the axis, about
-    where the axis title is drawn. Now it starts ~60 px under the axis (tick labels and the
-    title need ~45) and its two rows fit inside the bottom margin."""
+    where the axis title is drawn. Now it starts ~78 px under the axis (in Chromium the
+    tick labels and the title took ~65) and its two rows fit inside the bottom margin.
+    tests/test_browser_train.py measures the drawn boxes."""
     lay = plots_live.loss_figure({"gpt": [(1, 5.0)]}, {}, {})["layout"]
     plot_h = lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
     gap = -lay["legend"]["y"] * plot_h
-    assert lay["legend"]["yanchor"] == "top" and gap >= 55
+    assert lay["legend"]["yanchor"] == "top" and gap >= 70
     assert lay["margin"]["b"] - gap >= 2 * 20  # room for a legend that wraps to two rows
 
 

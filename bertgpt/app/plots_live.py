@@ -52,7 +52,7 @@ def _thin(points: list, limit: int = MAX_POINTS):
     return xs, ys
 
 
-LOSS_HEIGHT, LOSS_TOP, LOSS_BOTTOM = 440, 50, 125
+LOSS_HEIGHT, LOSS_TOP, LOSS_BOTTOM = 460, 50, 140
 
 
 def loss_figure(train: dict, val: dict, vocab: dict, title: str = "", lang: str = "en") -> dict:
@@ -84,8 +84,8 @@ def loss_figure(train: dict, val: dict, vocab: dict, title: str = "", lang: str 
                           "yanchor": "bottom" if arch == "gpt" else "top", "showarrow": False,
                           "font": {"color": color, "size": 12}})
     # The legend goes below the x-axis title, not on it: paper coordinates are fractions
-    # of the plot area, so the gap is set in pixels (tick labels and the title take ~45
-    # px under the axis) and turned into a fraction of this figure's plot height.
+    # of the plot area, so the gap is set in pixels (in Chromium the tick labels and the
+    # title took ~65 px under the axis) and turned into a fraction of the plot height.
     plot_h = LOSS_HEIGHT - LOSS_TOP - LOSS_BOTTOM
     layout = {"title": {"text": title or say(lang, "train.fig.loss_title")},
               "height": LOSS_HEIGHT,
@@ -96,7 +96,7 @@ def loss_figure(train: dict, val: dict, vocab: dict, title: str = "", lang: str 
               # a student's zoom and hidden traces across the redraws.
               "shapes": shapes, "annotations": notes, "uirevision": "loss",
               "legend": {"orientation": "h", "x": 0, "xanchor": "left",
-                         "y": -62 / plot_h, "yanchor": "top"}}
+                         "y": -78 / plot_h, "yanchor": "top"}}
     return {"data": data, "layout": styled(layout)}
 
 
@@ -118,8 +118,8 @@ def embedding_figure(maps: dict, lang: str = "en", note: str = "") -> dict:
     gap = 0.1 if n > 1 else 0.0
     width = (1 - gap * (n - 1)) / n
     data, notes = [], []
-    height, top, bottom = 540, 100, 80
-    below = -38 / (height - top - bottom)  # under the axis titles (no tick labels here)
+    height, top, bottom = 560, 100, 105
+    below = -60 / (height - top - bottom)  # under the axis titles (no tick labels here)
     layout = {"title": {"text": say(lang, "train.map.title")}, "height": height,
               "margin": {"l": 50, "r": 20, "t": top, "b": bottom}, "uirevision": "map",
               "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": below,
@@ -156,7 +156,7 @@ def embedding_figure(maps: dict, lang: str = "en", note: str = "") -> dict:
                                   silfull=f"{m['silhouette_full']:.2f}"),
                       "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                       "xanchor": "center", "yanchor": "bottom", "yshift": 8,
-                      "showarrow": False, "font": {"size": 12}})
+                      "showarrow": False, "font": {"size": 11}})
     if any(p["split"] for a in archs for p in maps[a]["points"]):
         notes.append({"text": say(lang, "train.map.split_note"), "x": 1, "y": below,
                       "xref": "paper", "yref": "paper", "xanchor": "right", "yanchor": "top",
