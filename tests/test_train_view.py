@@ -142,3 +142,15 @@ def test_the_embedding_map_is_in_the_one_style_and_valid_plotly(fig):
     for key in ("font", "paper_bgcolor", "plot_bgcolor", "hoverlabel"):
         assert spec["layout"][key] == viz.STYLE[key]
     go.Figure(json.loads(json.dumps(spec)))  # raises on any property plotly does not know
+
+
+def test_a_new_map_is_counted_only_when_the_job_sends_one():
+    """The handler redraws the map only when maps_version moved (a probe brought a map),
+    not at every tick of the loss curve."""
+    run = Run({"archs": ["gpt"], "steps": 10, "seconds": 5})
+    tick = {"meta": {}, "device": "cpu", "probes": {}, "events": []}
+    run.absorb({**tick, "maps": {}})
+    run.absorb(tick)  # a tick from a job that sends no maps at all
+    assert run.maps_version == 0 and run.maps == {}
+    run.absorb({**tick, "maps": _maps()})
+    assert run.maps_version == 1 and set(run.maps) == {"bert", "gpt"}

@@ -64,6 +64,7 @@ class Run:
         self.meta: dict[str, dict] = {}     # arch -> vocab, params, config
         self.probes: dict[str, list] = {}
         self.maps: dict[str, dict] = {}     # arch -> latest embedding map (embedspace.py)
+        self.maps_version = 0               # +1 with each new map: the page redraws only then
         self.device = "…"
         self.models: dict = {}              # arch -> checkpoint.Loaded, when the run ends
         self.stopped_by: dict[str, str] = {}
@@ -77,7 +78,9 @@ class Run:
         with self.lock:
             self.meta, self.device = tick["meta"] or self.meta, tick["device"]
             self.probes.update(tick["probes"])
-            self.maps.update(tick.get("maps") or {})
+            if tick.get("maps"):
+                self.maps.update(tick["maps"])
+                self.maps_version += 1
             for e in tick["events"]:
                 arch = e["arch"]
                 if e["type"] == "step":
@@ -315,9 +318,15 @@ def build(ctx) -> dict:
         finally:  # cancelled or gone while waiting: give the place in line back
             if not started:
                 gate.leave(ticket)
+        drawn = [-1]  # the maps_version the page shows
+
         def shown(final=False):  # what the page shows of the run now
+            # The map changes only with the probes (every few seconds): sent only then, so
+            # the browser does not re-lay out ~60 labels per model twice a second.
+            fresh = final or run.maps_version != drawn[0]
+            drawn[0] = run.maps_version
             return (view.status(run, lang, final), view.figure(run, lang),
-                    view.probes(run, lang), view.embedding(run, lang))
+                    view.probes(run, lang), view.embedding(run, lang) if fresh else gr.skip())
         try:
             yield *shown(), None, gr.skip(), run
             while not run.finished.wait(jobs.TICK):
