@@ -65,11 +65,16 @@ def test_training_streams_then_other_tabs_use_the_model(url, tmp_path):
     job = c.submit(*train_args(steps=30), api_name="/train")
     updates = list(job)
     assert len(updates) >= 3, "a run streams several updates"
-    status, fig, probes, zip_path = job.result()
+    status, fig, probes, emb, zip_path = job.result()
     assert "Done" in status and "GPT" in status and "tokens/s" in status
     traces = {t["name"]: t for t in plot_data(fig)}
     assert len(traces["GPT: train"]["x"]) == 30 and traces["GPT: validation"]["y"]
     assert "The capital of France is" in probes
+    # The embedding map came with the probes: every world country, capital and job placed.
+    from bertgpt.pretrain.embedspace import WORLD_GROUPS
+    groups = {t["name"]: t["text"] for t in plot_data(emb)}
+    assert set(groups) == {"country", "capital", "job"}
+    assert {w.rstrip("*") for w in groups["capital"]} == set(WORLD_GROUPS["capital"])
     with zipfile.ZipFile(zip_path) as z:
         assert "gpt-own/model.safetensors" in z.namelist()
     # The session's own GPT now answers in Generate & sample.
@@ -99,7 +104,7 @@ def test_stop_ends_the_run_early_and_keeps_the_model(url):
     while "step" not in (job.outputs()[-1][0] if job.outputs() else "") and time.time() < deadline:
         time.sleep(0.2)
     started = time.time()
-    status, _, _, zip_path = c.predict(api_name="/stop_training")
+    status, _, _, _, zip_path = c.predict(api_name="/stop_training")
     job.result(timeout=30)
     assert time.time() - started < 15, "Stop acts at the next step, not at the time budget"
     assert "stopped by you" in status and zip_path
@@ -113,12 +118,32 @@ def test_pasted_text_trains_both_with_probes_from_it(url):
     from bertgpt.text.corpus import generate_world
     text = generate_world(seed=5, size=8000)
     c = Client(url, verbose=False)
-    status, fig, probes, _ = c.predict(*train_args("both", corpus="paste", text=text, steps=6),
-                                       api_name="/train")
+    status, fig, probes, emb, _ = c.predict(
+        *train_args("both", corpus="paste", text=text, steps=6), api_name="/train")
     assert "BERT" in status and "GPT" in status and "all steps done" in status
+    assert plot_data(emb) == []  # a pasted text: no map, and the figure says why
+    assert "world corpus" in json.dumps(emb)
     first = tab_train._text_probes(text)
     assert first["gpt"][0] in probes and "[MASK]" in probes  # probes come from the text
     assert {t["name"] for t in plot_data(fig)} >= {"GPT: train", "BERT (masked-LM loss): train"}
+
+
+def test_a_korean_page_gets_korean_results_and_errors(url):
+    """Everything the handler writes follows the page's language, the header switch
+    passed as the last input (issue #22)."""
+    c = Client(url, verbose=False)
+    status, fig, probes, emb, _ = c.predict(*train_args("bert", steps=5), "ko",
+                                            api_name="/train")
+    assert "완료" in status and "모든 스텝 완료" in status and "초당" in status
+    assert "step" not in status and "Done" not in status
+    names = {t["name"] for t in plot_data(fig)}
+    assert "BERT (마스크 언어 모델 손실): 학습" in names
+    layout = json.loads(fig["plot"])["layout"]
+    assert layout["xaxis"]["title"]["text"] == "스텝"
+    assert {t["name"] for t in plot_data(emb)} == {"나라", "수도", "직업"}
+    with pytest.raises(AppError, match="먼저 올릴 UTF-8 .txt 파일을 고르세요"):
+        c.predict(*train_args(corpus="upload"), "ko", api_name="/train")
+    assert c.predict("ko", api_name="/stop_training")[0] == "학습 중인 것이 없습니다."
 
 
 def test_two_clients_training_at_once_never_share_models(url):

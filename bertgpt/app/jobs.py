@@ -29,6 +29,7 @@ from ..model.config import ModelConfig
 from ..errors import BertGptError
 from ..model.build import build
 from ..model.sampling import fill_mask, generate
+from ..pretrain.embedspace import embedding_map
 from ..pretrain.streams import round_robin
 from ..text.tokenizer import Tokenizer
 from ..pretrain.loop import TrainConfig, pick_device, train
@@ -115,8 +116,9 @@ def train_job(spec: dict, stop=None):
     """Train the models in `spec`, yielding only picklable values.
 
     spec: archs (["bert"], ["gpt"] or both), text, model (ModelConfig overrides), steps,
-    seconds, batch_size, lr, seed, vocab_size, probes ({arch: [prompts]}).
-    Yields {"type": "tick", "events", "meta", "probes", "device"} at most every TICK
+    seconds, batch_size, lr, seed, vocab_size, probes ({arch: [prompts]}), and
+    embed_groups ({group: [words]}, optional: the words of the embedding map).
+    Yields {"type": "tick", "events", "meta", "probes", "maps", "device"} at most every TICK
     seconds, then one {"type": "model", ...} per arch. With two archs the loops take
     turns step by step, so both curves grow side by side on one device.
     """
@@ -127,16 +129,30 @@ def train_job(spec: dict, stop=None):
                       warmup=min(50, max(1, int(spec["steps"]) // 10)))
     device = pick_device(cfg.device).type
     loops, runs, meta = {}, {}, {}
+    # One clock for the whole job: the budget is the wall time a student waits, both
+    # tokenizers and both data sets of a side-by-side run included (loop.train says why).
+    started = time.perf_counter()
     for arch in spec["archs"]:
         loop = train(arch, spec["text"], vocab_size=spec.get("vocab_size", 2000),
-                     model=spec["model"], cfg=cfg, stop=stop)
+                     model=spec["model"], cfg=cfg, stop=stop, started=started)
         start = next(loop)  # the set-up: tokenizer, data, the seeded model
         net, tok = start["model"], start["tokenizer"]  # stay here; the probes read them
         loops[arch], runs[arch] = _without_notes(loop), (net, tok)
         meta[arch] = {"vocab": tok.vocab_size, "params": sum(p.numel() for p in net.parameters()),
                       "config": net.cfg.to_dict()}
     prompts = spec.get("probes") or {}
+    groups = spec.get("embed_groups") or {}
     events, done, probes, reported = [], {}, {}, set()
+    # The embedding maps go out with the probes (a PCA of ~60 vectors: well under a
+    # millisecond); each frame is turned to face the last one sent, kept here.
+    maps, shown = {}, {}
+
+    def draw_maps():
+        if groups:
+            for a, (net, tok) in runs.items():
+                shown[a] = embedding_map(net, tok, groups, previous=shown.get(a))
+        return dict(shown)
+
     last_tick = last_probe = time.perf_counter()
     first_probe = True
     yield {"type": "tick", "events": [], "meta": meta, "probes": {}, "device": device}
@@ -151,14 +167,15 @@ def train_job(spec: dict, stop=None):
         # beside one that has taken a step.
         if now - last_probe >= PROBE_EVERY or (first_probe and len(reported) == len(runs)):
             probes = {a: _probe(a, r[0], r[1], prompts.get(a, [])) for a, r in runs.items()}
+            maps = draw_maps()
             last_probe, first_probe = time.perf_counter(), False
         if now - last_tick >= TICK:
             yield {"type": "tick", "events": events, "meta": meta, "probes": probes,
-                   "device": device}
-            events, probes, last_tick = [], {}, now
+                   "maps": maps, "device": device}
+            events, probes, maps, last_tick = [], {}, {}, now
     final_probes = {a: _probe(a, r[0], r[1], prompts.get(a, [])) for a, r in runs.items()}
     yield {"type": "tick", "events": events, "meta": meta, "probes": final_probes,
-           "device": device}
+           "maps": draw_maps(), "device": device}
     for arch, (net, tok) in runs.items():
         state = {k: v.detach().to("cpu", torch.float32) for k, v in net.state_dict().items()}
         yield {"type": "model", "arch": arch, "state_dict": state, "config": net.cfg.to_dict(),

@@ -16,7 +16,8 @@ import math
 
 from gradio.components.plot import PlotData
 
-from ..course.viz import GRID, PALETTE, styled
+from ..course.viz import GRID, PALETTE, empty, styled
+from .i18n import say
 
 ARCH_COLOR = {"bert": PALETTE["blue"], "gpt": PALETTE["vermillion"]}
 MAX_POINTS = 400  # per curve: thousands of steps still draw fast in a browser
@@ -51,17 +52,23 @@ def _thin(points: list, limit: int = MAX_POINTS):
     return xs, ys
 
 
-def loss_figure(train: dict, val: dict, vocab: dict, title: str = "") -> dict:
+LOSS_HEIGHT, LOSS_TOP, LOSS_BOTTOM = 460, 50, 140
+
+
+def loss_figure(train: dict, val: dict, vocab: dict, title: str = "", lang: str = "en") -> dict:
     """Training loss (thin line) and validation loss (dots) per model, against step, with
-    the uniform-guess line ln V: a model that knows nothing scores exactly that."""
+    the uniform-guess line ln V: a model that knows nothing scores exactly that. Every
+    word in `lang`."""
     data, shapes, notes = [], [], []
     for arch in sorted(set(train) | set(val)):
-        name = arch.upper() + (" (masked-LM loss)" if arch == "bert" else "")
+        name = say(lang, "train.fig.bert_name") if arch == "bert" else arch.upper()
         color = ARCH_COLOR.get(arch, PALETTE["grey"])
         xs, ys = _thin(train.get(arch, []))
-        data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": f"{name}: train",
+        data.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys,
+                     "name": say(lang, "train.fig.train_curve", name=name),
                      "line": {"color": color, "width": 1.5}, "opacity": 0.6})
-        data.append({"type": "scatter", "mode": "lines+markers", "name": f"{name}: validation",
+        data.append({"type": "scatter", "mode": "lines+markers",
+                     "name": say(lang, "train.fig.val_curve", name=name),
                      "x": [p[0] for p in val.get(arch, [])], "y": [p[1] for p in val.get(arch, [])],
                      "line": {"color": color, "width": 2.5, "dash": "dot"},
                      "marker": {"size": 8, "symbol": "diamond" if arch == "bert" else "circle"}})
@@ -70,19 +77,92 @@ def loss_figure(train: dict, val: dict, vocab: dict, title: str = "") -> dict:
             shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
                            "y0": uniform, "y1": uniform,
                            "line": {"color": color, "dash": "dash", "width": 1}})
-            label = f"{arch.upper()} uniform guess: ln {vocab[arch]:,} = {uniform:.2f}"
+            label = say(lang, "train.fig.uniform", arch=arch.upper(),
+                        vocab=f"{vocab[arch]:,}", value=f"{uniform:.2f}")
             notes.append({"text": label,
                           "xref": "paper", "x": 1, "xanchor": "right", "yref": "y", "y": uniform,
                           "yanchor": "bottom" if arch == "gpt" else "top", "showarrow": False,
                           "font": {"color": color, "size": 12}})
-    layout = {"title": {"text": title or "Loss (nats per token; lower is better)"},
-              "height": 400, "margin": {"l": 55, "r": 20, "t": 50, "b": 40},
-              "xaxis": _axis(title={"text": "step"}),
-              "yaxis": _axis(title={"text": "loss"}, rangemode="tozero"),
+    # The legend goes below the x-axis title, not on it: paper coordinates are fractions
+    # of the plot area, so the gap is set in pixels (in Chromium the tick labels and the
+    # title took ~65 px under the axis) and turned into a fraction of the plot height.
+    plot_h = LOSS_HEIGHT - LOSS_TOP - LOSS_BOTTOM
+    layout = {"title": {"text": title or say(lang, "train.fig.loss_title")},
+              "height": LOSS_HEIGHT,
+              "margin": {"l": 55, "r": 20, "t": LOSS_TOP, "b": LOSS_BOTTOM},
+              "xaxis": _axis(title={"text": say(lang, "train.fig.step")}),
+              "yaxis": _axis(title={"text": say(lang, "train.fig.loss")}, rangemode="tozero"),
               # Redrawn twice a second while a run streams: a constant uirevision keeps
               # a student's zoom and hidden traces across the redraws.
               "shapes": shapes, "annotations": notes, "uirevision": "loss",
-              "legend": {"orientation": "h", "y": -0.22, "yanchor": "top"}}
+              "legend": {"orientation": "h", "x": 0, "xanchor": "left",
+                         "y": -78 / plot_h, "yanchor": "top"}}
+    return {"data": data, "layout": styled(layout)}
+
+
+# group -> (colour, marker): colour is never the only signal, each group has its shape.
+GROUP_STYLE = {"country": (PALETTE["blue"], "circle"), "capital": (PALETTE["vermillion"], "square"),
+               "job": (PALETTE["green"], "diamond")}
+
+
+def embedding_figure(maps: dict, lang: str = "en", note: str = "") -> dict:
+    """The embedding maps of a run (arch -> embedspace.embedding_map result), one panel
+    per model side by side: each word a point coloured and shaped by its group and
+    labelled; a word drawn at the mean of several pieces gets an open marker. Equal
+    scales on both axes, so the plane's distances are not stretched further than PCA
+    already leaves them. `note` is shown instead when there is nothing to draw."""
+    archs = [a for a in ("bert", "gpt") if maps.get(a, {}).get("points")]
+    if not archs:
+        return empty(note or say(lang, "train.map.waiting"), height=220)
+    n = len(archs)
+    gap = 0.1 if n > 1 else 0.0
+    width = (1 - gap * (n - 1)) / n
+    data, notes = [], []
+    height, top, bottom = 560, 100, 105
+    below = -60 / (height - top - bottom)  # under the axis titles (no tick labels here)
+    layout = {"title": {"text": say(lang, "train.map.title")}, "height": height,
+              "margin": {"l": 50, "r": 20, "t": top, "b": bottom}, "uirevision": "map",
+              "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": below,
+                         "yanchor": "top"}}
+    for i, arch in enumerate(archs):
+        m, k = maps[arch], "" if i == 0 else str(i + 1)
+        left = i * (width + gap)
+        for group, (color, symbol) in GROUP_STYLE.items():
+            pts = [p for p in m["points"] if p["group"] == group]
+            if not pts:
+                continue
+            data.append({
+                "type": "scatter", "mode": "markers+text", "xaxis": f"x{k}", "yaxis": f"y{k}",
+                "name": say(lang, f"train.map.group.{group}"), "legendgroup": group,
+                "showlegend": i == 0, "x": [p["x"] for p in pts], "y": [p["y"] for p in pts],
+                "text": [p["word"] + ("*" if p["split"] else "") for p in pts],
+                "textposition": "top center", "textfont": {"size": 10, "color": color},
+                "customdata": [" · ".join(p["pieces"]) for p in pts],
+                "hovertemplate": "%{text}<br>" + say(lang, "train.map.hover_pieces")
+                                 + ": %{customdata}<extra></extra>",
+                "marker": {"color": color, "size": 9, "line": {"color": color, "width": 1.5},
+                           "symbol": [symbol + ("-open" if p["split"] else "") for p in pts]},
+                "cliponaxis": False})
+        axis_x = say(lang, "train.map.axis", n=1)
+        axis_y = say(lang, "train.map.axis", n=2)
+        layout[f"xaxis{k}"] = _axis(domain=[left, left + width], anchor=f"y{k}",
+                                    title={"text": axis_x}, showticklabels=False)
+        layout[f"yaxis{k}"] = _axis(anchor=f"x{k}", scaleanchor=f"x{k}", scaleratio=1,
+                                    title={"text": axis_y}, showticklabels=False)
+        ex = m["explained"]
+        notes.append({"text": say(lang, "train.map.panel", arch=arch.upper(),
+                                  kept=f"{m['kept']:.0%}", pc1=f"{ex[0]:.0%}", pc2=f"{ex[1]:.0%}",
+                                  sil2=f"{m['silhouette_2d']:.2f}",
+                                  silfull=f"{m['silhouette_full']:.2f}"),
+                      "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+                      "xanchor": "center", "yanchor": "bottom", "yshift": 8,
+                      "showarrow": False, "font": {"size": 11}})
+    if any(p["split"] for a in archs for p in maps[a]["points"]):
+        notes.append({"text": say(lang, "train.map.split_note"), "x": 1, "y": below,
+                      "xref": "paper", "yref": "paper", "xanchor": "right", "yanchor": "top",
+                      "yshift": -4, "showarrow": False,
+                      "font": {"size": 11, "color": PALETTE["grey"]}})
+    layout["annotations"] = notes
     return {"data": data, "layout": styled(layout)}
 
 

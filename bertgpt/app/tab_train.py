@@ -26,7 +26,8 @@ from .. import settings
 from ..errors import BertGptError
 from . import classroom, gpu, jobs
 from . import train_view as view
-from .i18n import t
+from .i18n import say, t
+from ..pretrain.embedspace import WORLD_GROUPS
 
 ID = "train"
 LABEL = t("train.title")
@@ -62,11 +63,14 @@ class Run:
         self.last_eval: dict[str, dict] = {}
         self.meta: dict[str, dict] = {}     # arch -> vocab, params, config
         self.probes: dict[str, list] = {}
+        self.maps: dict[str, dict] = {}     # arch -> latest embedding map (embedspace.py)
+        self.maps_version = 0               # +1 with each new map: the page redraws only then
         self.device = "…"
         self.models: dict = {}              # arch -> checkpoint.Loaded, when the run ends
         self.stopped_by: dict[str, str] = {}
         self.zip_path: str | None = None
-        self.error: str | None = None
+        self.error: str | None = None       # a message for the page, as it came
+        self.bug: str | None = None         # or a bug's type and text, said in the page's words
         self.finished = threading.Event()
         self.delivered = False  # the final outputs (models, zip) reached the page
 
@@ -74,6 +78,9 @@ class Run:
         with self.lock:
             self.meta, self.device = tick["meta"] or self.meta, tick["device"]
             self.probes.update(tick["probes"])
+            if tick.get("maps"):
+                self.maps.update(tick["maps"])
+                self.maps_version += 1
             for e in tick["events"]:
                 arch = e["arch"]
                 if e["type"] == "step":
@@ -108,7 +115,7 @@ def _produce(run: Run, job, done=None) -> None:
         run.error = e.message
     except Exception as e:  # a bug: say so plainly, log the rest
         traceback.print_exc()
-        run.error = f"training failed ({type(e).__name__}: {e})"
+        run.bug = f"{type(e).__name__}: {e}"
     finally:
         run.stop.close()
         run.finished.set()
@@ -155,7 +162,14 @@ def _text_probes(text: str) -> dict:
     return {}
 
 
-def _corpus(corpus, world_k, pasted, upload, seed) -> tuple[str, dict]:
+def _failed(run: Run, lang: str) -> str | None:
+    """What went wrong with the run, in the page's language; None if nothing did."""
+    if run.bug:
+        return say(lang, "train.error.failed", detail=run.bug)
+    return run.error
+
+
+def _corpus(corpus, world_k, pasted, upload, seed, lang="en") -> tuple[str, dict]:
     from ..text.corpus import generate_world, load_text
     try:
         if corpus == "world":
@@ -165,53 +179,54 @@ def _corpus(corpus, world_k, pasted, upload, seed) -> tuple[str, dict]:
             text = load_text(pasted or "", max_bytes=settings.current().bertgpt_max_train_bytes)
         elif corpus == "upload":
             if not upload:
-                raise gr.Error("Choose a UTF-8 .txt file to upload first (or pick another corpus).")
+                raise gr.Error(say(lang, "train.error.upload_first"))
             text = load_text(Path(upload), max_bytes=settings.current().bertgpt_max_train_bytes)
         else:
-            raise gr.Error(f"Unknown corpus {corpus!r}: pick world, paste or upload.")
-    except BertGptError as e:
-        raise gr.Error(f"This text cannot be used: {e}.") from None
+            raise gr.Error(say(lang, "train.error.corpus", corpus=repr(corpus)))
+    except BertGptError as e:  # the reason itself comes from text/corpus.py, in English
+        raise gr.Error(say(lang, "train.error.text", reason=str(e))) from None
     return text, _text_probes(text)
 
 
 def make_spec(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps,
-              batch, lr, seed) -> dict:
-    """Check every input against the caps; a gr.Error says what to change."""
+              batch, lr, seed, lang="en") -> dict:
+    """Check every input against the caps; a gr.Error (in `lang`) says what to change."""
     if arch not in ("bert", "gpt", "both"):
-        raise gr.Error("Pick BERT, GPT or both.")
+        raise gr.Error(say(lang, "train.error.arch"))
     if size not in SIZES:
-        raise gr.Error(f"Unknown size {size!r}: pick one of {', '.join(SIZES)}.")
+        raise gr.Error(say(lang, "train.error.size", size=repr(size), sizes=", ".join(SIZES)))
     if SIZES[size][2] and not gpu.has_gpu():
-        raise gr.Error(f"The {size} size needs a GPU and this server has none: "
-                       "pick tiny or mini.")
+        raise gr.Error(say(lang, "train.error.needs_gpu", size=size))
     try:
         seconds, steps, batch = float(seconds), int(steps), int(batch)
         lr, seed = float(lr), int(seed)
     except (TypeError, ValueError):
-        raise gr.Error("Seconds, steps, batch size, learning rate and seed must be "
-                       "numbers.") from None
+        raise gr.Error(say(lang, "train.error.numbers")) from None
     env = settings.current()
     max_steps, max_seconds = env.bertgpt_max_steps, env.bertgpt_max_seconds
     if limit == "time":
         if not 1 <= seconds <= max_seconds:
-            raise gr.Error(f"The time budget must be between 1 and {max_seconds:g} seconds.")
+            raise gr.Error(say(lang, "train.error.seconds", max=f"{max_seconds:g}"))
         steps = max_steps
     elif limit == "steps":
         if not 1 <= steps <= max_steps:
-            raise gr.Error(f"Steps must be between 1 and {max_steps}.")
+            raise gr.Error(say(lang, "train.error.steps", max=max_steps))
         seconds = max_seconds  # a steps run is still capped in time
     else:
-        raise gr.Error("Choose a time budget or a number of steps.")
+        raise gr.Error(say(lang, "train.error.limit"))
     if not 1 <= batch <= 256 or not 0 < lr < 1:
-        raise gr.Error("Batch size must be 1-256 and the learning rate between 0 and 1.")
-    text, probes = _corpus(corpus, world_k, pasted, upload, seed)
+        raise gr.Error(say(lang, "train.error.batch_lr"))
+    text, probes = _corpus(corpus, world_k, pasted, upload, seed, lang)
     gpu_run = gpu.has_gpu()
     # Validation on 2 batches: a few dots per run on a CPU, cheap enough to do often.
     every = max(5, min(100, steps // 12)) if limit == "steps" else (100 if gpu_run else 10)
     return {"archs": ["bert", "gpt"] if arch == "both" else [arch], "text": text,
             "model": dict(SIZES[size][1]), "steps": steps, "seconds": seconds,
             "batch_size": batch, "lr": lr, "seed": seed, "eval_every": every, "eval_batches": 2,
-            "probes": probes}
+            "probes": probes,
+            # The embedding map's words are the world corpus's own: a pasted text may
+            # not have them, or have them too rarely to place.
+            "embed_groups": WORLD_GROUPS if corpus == "world" else {}}
 
 
 def _merge(own: dict | None, run: Run) -> dict | None:
@@ -229,11 +244,9 @@ def build(ctx) -> dict:
     # This app's line of training runs.
     gate = classroom.TrainGate(env.bertgpt_train_concurrency, env.bertgpt_train_queue)
     sizes = [(label, name) for name, (label, _, big) in SIZES.items() if gpu.has_gpu() or not big]
-    gr.Markdown(f"**Training runs on:** {gpu.describe()}.  \nCaps per run: "
-                f"{max_steps} steps, {max_seconds:g} s, "
-                f"{env.bertgpt_max_train_bytes // 1000:,} kB of text; "
-                f"{env.bertgpt_train_concurrency} run(s) at a "
-                "time, the others queue.")
+    gr.Markdown(t("train.caps.md", device=gpu.describe(), steps=max_steps,
+                  seconds=f"{max_seconds:g}", kb=f"{env.bertgpt_max_train_bytes // 1000:,}",
+                  runs=env.bertgpt_train_concurrency))
     with gr.Row():
         arch = gr.Radio(ARCHS, value="gpt", label=t("train.arch"))
         size = gr.Radio(sizes, value="mini", label=t("train.size"))
@@ -260,9 +273,10 @@ def build(ctx) -> dict:
     with gr.Row():
         start = gr.Button(t("train.start"), variant="primary")
         stop = gr.Button(t("train.stop"), variant="stop")
-    status = gr.Markdown("Press **Train**. A loss curve, the speed and probes appear here.")
+    status = gr.Markdown(t("train.status.ready.md"))
     plot = gr.Plot(label=t("train.plot"), show_label=False)
     probes = gr.Markdown()
+    embed = gr.Plot(label=t("train.map"), show_label=False)
     download = gr.File(label=t("train.download"), interactive=False)
     run_state = gr.State(None, time_to_live=env.bertgpt_session_ttl, delete_callback=_forget)
 
@@ -279,10 +293,11 @@ def build(ctx) -> dict:
                  queue=False, show_progress="hidden")
 
     def train_live(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps,
-                   batch, lr, seed, own, previous):
-        """Train BERT, GPT or both; stream the loss, speed and probes; keep the models."""
+                   batch, lr, seed, own, previous, lang="en"):
+        """Train BERT, GPT or both; stream the loss, speed, probes and embedding map; keep
+        the models. Every word it writes is in `lang`, the page's language."""
         spec = make_spec(arch, size, corpus, world_k, pasted, upload, limit, seconds, steps,
-                         batch, lr, seed)
+                         batch, lr, seed, lang)
         if previous is not None:  # one run per session: a new one replaces the last
             previous.stop.set()
             previous.cleanup()
@@ -294,7 +309,7 @@ def build(ctx) -> dict:
         try:  # wait for a free slot in plain sight: "you are number N"
             while not gate.wait(ticket, jobs.TICK):
                 yield (classroom.waiting_text(gate.position(ticket), gate.slots), gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
             run = Run(spec)
             threading.Thread(target=contextvars.copy_context().run,
                              args=(_produce, run, job, lambda: gate.leave(ticket)),
@@ -303,43 +318,52 @@ def build(ctx) -> dict:
         finally:  # cancelled or gone while waiting: give the place in line back
             if not started:
                 gate.leave(ticket)
+        drawn = [-1]  # the maps_version the page shows
+
+        def shown(final=False):  # what the page shows of the run now
+            # The map changes only with the probes (every few seconds): sent only then, so
+            # the browser does not re-lay out ~60 labels per model twice a second.
+            fresh = final or run.maps_version != drawn[0]
+            drawn[0] = run.maps_version
+            return (view.status(run, lang, final), view.figure(run, lang),
+                    view.probes(run, lang), view.embedding(run, lang) if fresh else gr.skip())
         try:
-            yield view.status(run), view.figure(run), view.probes(run), None, gr.skip(), run
+            yield *shown(), None, gr.skip(), run
             while not run.finished.wait(jobs.TICK):
-                yield (view.status(run), view.figure(run), view.probes(run), gr.skip(),
-                       gr.skip(), gr.skip())
+                yield *shown(), gr.skip(), gr.skip(), gr.skip()
             run.delivered = True
-            if run.error:
-                raise gr.Error(run.error)
-            yield (view.status(run, final=True), view.figure(run), view.probes(run), run.zip_path,
-                   _merge(own, run), run)
+            if _failed(run, lang):
+                raise gr.Error(_failed(run, lang))
+            yield *shown(final=True), run.zip_path, _merge(own, run), run
         finally:  # cancelled or the client went away: end the loop too
             if not run.finished.is_set():
                 run.stop.set()
 
-    def stop_training(run, own):
+    def stop_training(run, own, lang="en"):
         """Stop the session's run at its next step and keep the model trained so far."""
+        skip = (gr.skip(),) * 5
         if run is None or run.delivered:
-            return "Nothing is training.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return say(lang, "train.status.nothing"), *skip
         run.stop.set()
         if not run.finished.wait(STOP_WAIT):
-            return ("Stopping… the last step is still running.", gr.skip(), gr.skip(), gr.skip(),
-                    gr.skip())
+            return say(lang, "train.status.stopping"), *skip
         run.delivered = True  # in a browser, Stop also cancelled the stream: hand over here
-        if run.error:
-            raise gr.Error(run.error)
-        return (view.status(run, final=True), view.figure(run), view.probes(run),
-                run.zip_path, _merge(own, run))
+        if _failed(run, lang):
+            raise gr.Error(_failed(run, lang))
+        return (view.status(run, lang, final=True), view.figure(run, lang),
+                view.probes(run, lang), view.embedding(run, lang), run.zip_path,
+                _merge(own, run))
 
     inputs = [arch, size, corpus, world_k, pasted, upload, limit, seconds, steps, batch, lr, seed]
     # The gate, not Gradio's queue, holds the line (so a waiting student sees their place
     # and the line has an end); Gradio only bounds how many handlers exist at once.
     train_event = start.click(
-        train_live, inputs + [ctx.own, run_state],
-        [status, plot, probes, download, ctx.own, run_state], api_name="train",
+        train_live, inputs + [ctx.own, run_state, ctx.lang],
+        [status, plot, probes, embed, download, ctx.own, run_state], api_name="train",
         concurrency_limit=gate.slots + gate.max_waiting + 2, concurrency_id="train-gate",
         show_progress="full", show_progress_on=[plot])
-    stop.click(stop_training, [run_state, ctx.own], [status, plot, probes, download, ctx.own],
+    stop.click(stop_training, [run_state, ctx.own, ctx.lang],
+               [status, plot, probes, embed, download, ctx.own],
                api_name="stop_training", cancels=[train_event], concurrency_limit=None,
                show_progress="hidden")
     return {"arch": arch, "size": size, "corpus": corpus, "limit": limit, "seconds": seconds,

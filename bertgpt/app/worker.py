@@ -28,7 +28,10 @@ from ..errors import BertGptError
 
 _ctx = None
 _ctx_lock = threading.Lock()
-PRELOAD = ["torch", "bertgpt.app.jobs"]
+# torch._dynamo too: torch imports it lazily, when the first optimizer is made, and that
+# took 3.6-4 s of every run's time budget in its fresh child (0.1-0.2 s once preloaded;
+# a tiny GPT on this 2-core machine, measured with loop.py's record["setup_seconds"]).
+PRELOAD = ["torch", "torch._dynamo", "bertgpt.app.jobs"]
 
 
 def enabled() -> bool:
