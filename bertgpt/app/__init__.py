@@ -272,7 +272,12 @@ CSS = """
    width ('Tran/sfor/mer' on a phone). Keep words whole and let a wide table scroll
    sideways instead; no Gradio option sets this. */
 .prose table { display: block; width: fit-content; max-width: 100%; overflow-x: auto; }
-.prose th, .prose td { word-break: normal; overflow-wrap: normal; }
+/* keep-all: Korean words too (CSS lets Korean break between any two syllables). */
+.prose th, .prose td { word-break: keep-all; overflow-wrap: normal; }
+/* A slider's end labels ("16384") were cut off in a narrow column: let the track give
+   way to them. */
+.slider_input_container input[type=range] { min-width: 0; flex: 1 1 auto; }
+.slider_input_container .max_value, .slider_input_container .min_value { flex: none; }
 @media (max-width: 640px) {
   /* A phone: a smaller title, so the tab bar is on the first screen. */
   #app-title h2 { font-size: 1.2rem; }
