@@ -45,7 +45,8 @@ BROKEN_WORDS_JS = """() => {
   for (const cell of cells) {
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node; (node = walker.nextNode());) {
-      const re = /[^\\s\\-–—\\/]+/g;   // a line may end after a hyphen or a slash
+      // a line may end after a hyphen or a slash, or before "(" ("인코더 / (encoder)")
+      const re = /[^\\s\\-–—\\/(]+/g;
       for (let m; (m = re.exec(node.data));) {
         const range = document.createRange();
         range.setStart(node, m.index);
