@@ -282,5 +282,7 @@ CSS = """
   /* A phone: a smaller title, so the tab bar is on the first screen. */
   #app-title h2 { font-size: 1.2rem; }
   #app-title p { font-size: 0.85rem; margin: 0; }
+  /* Plotly's toolbar sat on a narrow chart's title and labels; a phone zooms by pinching. */
+  .js-plotly-plot .modebar-container { display: none; }
 }
 """

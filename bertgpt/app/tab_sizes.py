@@ -75,8 +75,8 @@ def _config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
                 if WIDTH_STEP <= w <= WIDTH_MAX]
         hint = (f"try width {min(fits, key=lambda w: abs(w - n_embd))}" if fits
                 else "pick fewer heads")
-        raise gr.Error(f"{n_head} heads do not divide the width {n_embd}: each head gets "
-                       f"an equal slice of it. {hint[0].upper() + hint[1:]}.")
+        raise gr.Error(f"The width {n_embd} is not divisible by {n_head} heads (each head "
+                       f"gets an equal slice of it): {hint}.")
     return ModelConfig(arch, **{k: int(v) for k, v in values.items()})
 
 
