@@ -171,6 +171,14 @@ def test_a_lesson_link_switches_tab_and_settings_in_place(browser, url):
                            "b.innerText.trim() === 'BERT vs GPT & sizes')")
     assert page.evaluate("window.stillTheSamePage") == 42
     assert len(page.context.pages) == pages_before
+    # The browser's Back walks the links in place: errata#bug-4 (the accordion; the tab
+    # stays), then the Masks view with padding.
+    page.go_back()
+    page.wait_for_function("location.hash.startsWith('#bug-')")
+    page.go_back()
+    page.wait_for_function("new URLSearchParams(location.search).get('kind') === 'padding'")
+    page.get_by_role("tab", name="Attention masks", exact=True, selected=True).wait_for()
+    assert page.evaluate("window.stillTheSamePage") == 42
     page.close()
 
 

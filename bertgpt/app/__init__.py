@@ -64,6 +64,13 @@ _LINK_JS = """() => {
     window.bertgptLink = href;
     go.click();
   }, true);
+  // Back and Forward walk through the links followed, as they would through pages.
+  window.addEventListener("popstate", () => {
+    const go = document.querySelector("#lesson-link-go button, button#lesson-link-go");
+    if (!go) return;
+    window.bertgptLink = window.location.search + window.location.hash;
+    go.click();
+  });
 }"""
 # The hidden button's input: the link the click handler stored (not the Textbox's value).
 _READ_LINK_JS = "(q) => [window.bertgptLink || q || '']"
@@ -202,8 +209,10 @@ def build_app() -> gr.Blocks:
         # what this one trained (gr.State lives with the page).
         link_query_box = gr.Textbox(visible="hidden", elem_id="lesson-link-query")
         link_go = gr.Button("↪", visible="hidden", elem_id="lesson-link-go")
+        # always_last: a click while one is still applied (Back, Back) is not dropped.
         link_go.click(follow_link, link_query_box, link_targets, js=_READ_LINK_JS,
-                      api_visibility="private", show_progress="hidden"
+                      api_visibility="private", show_progress="hidden",
+                      trigger_mode="always_last"
                       ).then(None, js=_ERRATA_JS)
         demo.load(None, js=_LINK_JS)
         # The sign-in button writes its own label ("Logout (name)"): the switch leaves it.
