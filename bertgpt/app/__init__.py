@@ -44,6 +44,38 @@ _ERRATA_JS = """() => {
 }"""
 
 
+# Installed once per page: a click on a link inside a lesson (or the errata) whose address
+# is a query of this app ("?tab=masks&kind=padding", "?tab=errata#bug-4") does not open a
+# new page. The address bar shows the link (history.pushState, so a reload or a copied
+# address opens the same view), and the hidden button applies it through follow_link.
+# Gradio's Markdown gives every link target=_blank and has no option for in-app links,
+# hence this handler. It listens in the capture phase, before the link's default action.
+_LINK_JS = """() => {
+  if (window.bertgptLinks) return;
+  window.bertgptLinks = true;
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest && e.target.closest(".lesson a[href^='?']");
+    if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;  // new tab asked
+    const go = document.querySelector("#lesson-link-go button, button#lesson-link-go");
+    if (!go) return;
+    e.preventDefault();
+    const href = a.getAttribute("href");
+    history.pushState(null, "", window.location.pathname + href);
+    window.bertgptLink = href;
+    go.click();
+  }, true);
+  // Back and Forward walk through the links followed, as they would through pages.
+  window.addEventListener("popstate", () => {
+    const go = document.querySelector("#lesson-link-go button, button#lesson-link-go");
+    if (!go) return;
+    window.bertgptLink = window.location.search + window.location.hash;
+    go.click();
+  });
+}"""
+# The hidden button's input: the link the click handler stored (not the Textbox's value).
+_READ_LINK_JS = "(q) => [window.bertgptLink || q || '']"
+
+
 def _coerce(component, raw: str):
     """A query-string value in the type the component holds; None if it does not fit."""
     try:
@@ -89,11 +121,18 @@ def _link_button(tab_id: str, links: dict, lang=None):
     if lang is not None:  # the language switch rides along as the last input
         comps = comps + [lang]
     button = gr.Button(t("app.copy_link"), size="sm")
-    box = gr.Textbox(label=t("app.link_box"), buttons=["copy"], interactive=False)
+    # Empty until the button is pressed, so it never shows a link nobody asked for.
+    box = gr.Textbox(label=t("app.link_box"), info=t("app.link_box.info"),
+                     buttons=["copy"], interactive=False)
     button.click(lambda *v: link_query(tab_id, names, list(v[:len(names)]),
                                        v[len(names)] if lang is not None else None), comps, box,
                  api_name=f"link_{tab_id}", show_progress="hidden"
                  ).then(None, box, box, js=_COPY_JS)
+    # A link made before a setting changed would open the old view: clear it. In the
+    # browser only (js, no fn), so dragging a slider sends nothing to the server.
+    for comp in links.values():
+        comp.change(None, None, box, js="() => ''", show_progress="hidden",
+                    queue=False, api_visibility="private")
 
 
 def build_app() -> gr.Blocks:
@@ -104,11 +143,15 @@ def build_app() -> gr.Blocks:
         # (a State's default is deep-copied per session; a model must never be in it).
         own = gr.State(None, time_to_live=settings.current().bertgpt_session_ttl)
         ctx = SimpleNamespace(own=own, demo=demo)
-        with gr.Row():
-            gr.Markdown(t("app.header.md"))
+        # A short header, so the tab bar is on a phone's first screen. The title's column
+        # asks for 320 px: Gradio's Row wraps its children when they do not fit, so on a
+        # phone the language switch goes under the title instead of squeezing it.
+        with gr.Row(elem_id="app-header", equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                gr.Markdown(t("app.header.md"), elem_id="app-title")
             # English / 한국어: labels and lessons switch; the browser remembers (i18n.py)
             lang = gr.Radio([(name, code) for code, name in i18n.LANGS.items()], value="en",
-                            label="Language / 언어", scale=0, min_width=200)
+                            label="Language / 언어", scale=0, min_width=260)
             ctx.lang = lang  # a handler that writes text takes it as its last input
             # On a ZeroGPU Space a signed-in visitor's GPU time comes from their own
             # account, not from one anonymous quota per address (docs/DEPLOY.md).
@@ -122,7 +165,9 @@ def build_app() -> gr.Blocks:
         with gr.Accordion(t("app.errata"), open=False, elem_id="errata-box"):
             errata_md = gr.Markdown(lesson(ERRATA), elem_classes=["lesson"])
         linkable: list[tuple[str, str, gr.components.Component]] = []
-        with gr.Tabs(selected=TABS[0]) as tabs:
+        # "wrap": every tab title stays on the bar, on as many rows as it takes; Gradio's
+        # default ("menu") hides the ones that do not fit behind a "…" button.
+        with gr.Tabs(selected=TABS[0], overflow_behavior="wrap", elem_id="tabs") as tabs:
             for mod in modules:
                 with gr.Tab(mod.LABEL, id=mod.ID):
                     with gr.Row():
@@ -138,8 +183,8 @@ def build_app() -> gr.Blocks:
         ctx.tabs = tabs
         lesson_panels[ERRATA] = errata_md  # after the tabs': the switch returns them in order
 
-        def open_link(request: gr.Request):
-            params = dict(request.query_params) if request else {}
+        def apply_query(params: dict) -> list:
+            """Updates for the tab a query names and the settings it gives (`?tab=mlm&seed=7`)."""
             tab = params.get("tab")
             updates = [gr.Tabs(selected=tab) if tab in TABS else gr.Tabs()]
             for tab_id, key, comp in linkable:
@@ -147,9 +192,29 @@ def build_app() -> gr.Blocks:
                 updates.append(gr.update(value=value) if value is not None else gr.update())
             return updates
 
-        demo.load(open_link, None, [tabs] + [c for _, _, c in linkable],
+        def open_link(request: gr.Request):
+            return apply_query(dict(request.query_params) if request else {})
+
+        def follow_link(query: str):
+            from urllib.parse import parse_qsl, urlsplit
+            return apply_query(dict(parse_qsl(urlsplit(query or "").query)))
+
+        link_targets = [tabs] + [c for _, _, c in linkable]
+        demo.load(open_link, None, link_targets,
                   api_visibility="private", show_progress="hidden"
                   ).then(None, js=_ERRATA_JS)
+        # A lesson's link (?tab=...) followed in place: the click handler in _LINK_JS puts
+        # the link's query here and presses the hidden button, and the same code as a
+        # page load applies it. Opening it as a page would start a new session and lose
+        # what this one trained (gr.State lives with the page).
+        link_query_box = gr.Textbox(visible="hidden", elem_id="lesson-link-query")
+        link_go = gr.Button("↪", visible="hidden", elem_id="lesson-link-go")
+        # always_last: a click while one is still applied (Back, Back) is not dropped.
+        link_go.click(follow_link, link_query_box, link_targets, js=_READ_LINK_JS,
+                      api_visibility="private", show_progress="hidden",
+                      trigger_mode="always_last"
+                      ).then(None, js=_ERRATA_JS)
+        demo.load(None, js=_LINK_JS)
         # The sign-in button writes its own label ("Logout (name)"): the switch leaves it.
         i18n.install(demo, lang, lang_stored, lesson_panels, lesson,
                      keep=[login] if login is not None else [])
@@ -211,4 +276,22 @@ CSS = """
 .token-legend { font-size: 0.9rem; }
 .tokens .token .text { font-size: 1.1rem; }
 .tokens .token .label { font-size: 0.8rem; }
+#app-title h2 { margin: 0.2rem 0; }
+/* Tables in lessons and results: Gradio's prose style breaks words anywhere to fit the
+   width ('Tran/sfor/mer' on a phone). Keep words whole and let a wide table scroll
+   sideways instead; no Gradio option sets this. */
+.prose table { display: block; width: fit-content; max-width: 100%; overflow-x: auto; }
+/* keep-all: Korean words too (CSS lets Korean break between any two syllables). */
+.prose th, .prose td { word-break: keep-all; overflow-wrap: normal; }
+/* A slider's end labels ("16384") were cut off in a narrow column: let the track give
+   way to them. */
+.slider_input_container input[type=range] { min-width: 0; flex: 1 1 auto; }
+.slider_input_container .max_value, .slider_input_container .min_value { flex: none; }
+@media (max-width: 640px) {
+  /* A phone: a smaller title, so the tab bar is on the first screen. */
+  #app-title h2 { font-size: 1.2rem; }
+  #app-title p { font-size: 0.85rem; margin: 0; }
+  /* Plotly's toolbar sat on a narrow chart's title and labels; a phone zooms by pinching. */
+  .js-plotly-plot .modebar-container { display: none; }
+}
 """

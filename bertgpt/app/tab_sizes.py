@@ -5,6 +5,7 @@ memory, even for GPT-3 175B) and sums what is really there, so the numbers are c
 not typed in; the published figures sit beside them."""
 from __future__ import annotations
 
+import math
 import threading
 from functools import lru_cache
 
@@ -20,6 +21,7 @@ ID = "sizes"
 LABEL = t("sizes.title")
 CUSTOM = "custom"
 DEFAULT_PRESET = "bert-base"
+WIDTH_STEP, WIDTH_MAX = 16, 16384  # the width slider: every preset's width is on it
 
 COMPARISON = """
 | | **BERT** (Devlin et al. 2018) | **GPT** (Radford et al. 2018, 2019; Brown et al. 2020) |
@@ -64,6 +66,17 @@ def _config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
         raise gr.Error("Fill in every size (vocabulary, layers, heads, width, context).")
     if arch not in ("bert", "gpt"):
         raise gr.Error("Pick the architecture: 'bert' or 'gpt'.")
+    n_head, n_embd = int(n_head), int(n_embd)
+    if n_head > 0 and n_embd % n_head:
+        # ModelConfig's own hint may name a width the slider cannot take (it moves in
+        # steps of 16 up to 16,384): suggest the nearest width that both allow.
+        unit = math.lcm(n_head, WIDTH_STEP)
+        fits = [w for w in (n_embd // unit * unit, (n_embd // unit + 1) * unit)
+                if WIDTH_STEP <= w <= WIDTH_MAX]
+        hint = (f"try width {min(fits, key=lambda w: abs(w - n_embd))}" if fits
+                else "pick fewer heads")
+        raise gr.Error(f"The width {n_embd} is not divisible by {n_head} heads (each head "
+                       f"gets an equal slice of it): {hint}.")
     return ModelConfig(arch, **{k: int(v) for k, v in values.items()})
 
 
@@ -161,7 +174,8 @@ def build(ctx) -> dict:
                           maximum=1_000_000)
         layers = gr.Slider(1, 128, value=cfg.n_layer, step=1, label=t("sizes.layers"))
         heads = gr.Slider(1, 128, value=cfg.n_head, step=1, label=t("sizes.heads"))
-        width = gr.Slider(16, 16384, value=cfg.n_embd, step=16, label=t("sizes.width"))
+        width = gr.Slider(WIDTH_STEP, WIDTH_MAX, value=cfg.n_embd, step=WIDTH_STEP,
+                          label=t("sizes.width"))
         context = gr.Number(cfg.block_size, label=t("sizes.context"), precision=0, minimum=1,
                             maximum=131_072)
     summary = gr.Markdown("*Counting…*")
@@ -169,7 +183,8 @@ def build(ctx) -> dict:
     table = gr.Dataframe(headers=["preset", "layers", "width", "heads", "context", "vocab",
                                   "computed", "published", "difference"],
                          label=t("sizes.table"), interactive=False,
-                         wrap=True)
+                         wrap=True,  # px widths: a phone scrolls the table, words stay whole
+                         column_widths=["130px"] + ["80px"] * 5 + ["130px"] * 3)
     gr.Markdown("In small models the **embeddings** are a large share (a 2,000-word "
                 "vocabulary × 128 dimensions is about a quarter of a mini; GPT-2 small's "
                 "50,257 × 768 nearly a third); in big ones the blocks dominate, about 12 × "

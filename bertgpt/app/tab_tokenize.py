@@ -187,7 +187,9 @@ def build(ctx) -> dict:
                                              "pieces after this step"],
                           label=t("tokenize.merges"),
                           interactive=False, wrap=True,
-                          column_widths=["8%", "22%", "15%", "55%"])
+                          # widths in px, not %: on a phone the table scrolls sideways
+                          # instead of squeezing "step" into a letter per line
+                          column_widths=["64px", "150px", "130px", "320px"])
     with gr.Accordion(t("tokenize.meanings"), open=True):
         gr.Markdown(MEANINGS)
     inputs, shown = [text, vocab, word], [wp_out, bpe_out, summary, merges]

@@ -216,9 +216,12 @@ def status(name: str, probe: bool = False) -> str:
 def choices(arch: str) -> list[tuple[str, str]]:
     """(label, name) of each real checkpoint of `arch` ('bert' or 'gpt') for a selector,
     the label saying whether it is ready, needs a download, or cannot be had offline."""
-    notes = {"cached": "ready", "offline": "offline, not cached"}
-    return [(f"{name} ({params}) · "
-             f"{notes.get(status(name, probe=True), f'downloads {size} on first use')}", name)
+    def note(name, size):
+        state = status(name, probe=True)
+        return {"cached": "ready",
+                "offline": f"⊘ unavailable offline (not downloaded: hf download {name})"
+                }.get(state, f"downloads {size} on first use")
+    return [(f"{name} ({params}) · {note(name, size)}", name)
             for name, (a, params, size) in REAL.items() if a == arch]
 
 
