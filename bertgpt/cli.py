@@ -210,7 +210,11 @@ def cmd_finetune(args):
 
 
 def cmd_lab(args):
+    import torch
     from .finetune import lab
+    # One thread by default: the same order of floating-point sums on every machine (so
+    # the shipped table is reproducible), and no threads fighting over a busy CPU.
+    torch.set_num_threads(args.threads)
     cfg = lab.LabConfig(**{k: v for k, v in dict(steps=args.steps, examples=args.examples).items()
                            if v is not None})
     table = None
@@ -339,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--examples", type=int, help="labelled examples per task (default 64)")
     sp.add_argument("--out", help="also write the table as JSON to this file")
     sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    sp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     sp = add("lessons", cmd_lessons, "write the lessons as one printable HTML file per language")
     sp.add_argument("--export", required=True, metavar="DIR", help="folder to write into")
     sp.add_argument("--app-url", default="http://127.0.0.1:7860/",

@@ -93,6 +93,7 @@ class LabConfig:
     examples: int = 64           # labelled fine-tuning examples per task (seeded subset)
     eval_sequences: int = 256    # held-out sequences for the fill-mask figures
     precision: str = "fp32"      # the same arithmetic on every CPU (no AMX-dependent bf16)
+    time_budget: float | None = None  # seconds of pre-training at most (the app's cap)
 
     def __post_init__(self):
         if not isinstance(self.steps, int) or self.steps < 1:
@@ -158,7 +159,7 @@ def _train_config(arm: str, seed: int, lab: LabConfig) -> TrainConfig:
     change = {k: v for k, v in ARMS[arm].items() if k not in ("causal", "scratch")}
     return TrainConfig(steps=lab.steps, batch_size=lab.batch_size, lr=lab.lr, warmup=lab.warmup,
                        eval_every=lab.steps, seed=seed, device="cpu", precision=lab.precision,
-                       keep_best=False, **change)
+                       keep_best=False, time_budget=lab.time_budget, **change)
 
 
 def _eval_sequences(data: BertData, n: int) -> list[list[int]]:
