@@ -37,25 +37,31 @@ def test_the_figure_has_every_arm_with_min_max_whiskers():
 
 def test_the_text_follows_the_page_language():
     table = _table()
+    cids = list(dict.fromkeys(v["comparison"] for v in table["verdicts"]))
     for lang in ("en", "ko"):
         md = tab_lab.table_md(table, lang)
-        assert i18n.say(lang, "lab.arm.mask-100") in md
+        assert i18n.say(lang, "lab.arm.mask_100") in md
         assert md.count("\n| `") == len(lab.ARMS)
-        verdicts = tab_lab.verdicts_md(table, lang)
-        assert verdicts.count("\n- ") == len(table["verdicts"]) - 1
-        assert i18n.say(lang, "lab.cmp.masking") in verdicts
+        verdicts = tab_lab.verdicts_md(table, lang).splitlines()
+        assert sum(x.startswith("- ") for x in verdicts) == len(table["verdicts"])
+        heads = [x for x in verdicts if x.startswith("**")]
+        assert [h.split("**")[1] for h in heads] == [i18n.say(lang, f"lab.cmp.{c}") for c in cids]
+        assert all(i18n.say(lang, f"lab.paper.{c}") in h for c, h in zip(cids, heads))
     ko = tab_lab.verdicts_md(table, "ko")
-    assert "논문" in ko and "The paper" not in ko
+    assert "논문" in ko and "paper" not in ko
     assert tab_lab.figure(table, "ko")["layout"]["title"]["text"] == i18n.say("ko", "lab.chart_title")
 
 
 def test_a_verdict_sentence_carries_its_numbers():
     table = _table()
     v = next(v for v in table["verdicts"] if v["comparison"] == "masking" and v["metric"] == "qa")
-    line = next(x for x in tab_lab.verdicts_md(table, "en").splitlines()
-                if "QA exact match" in x and "mask-100" in x and "80/10/10 vs 100%" in x)
+    lines = tab_lab.verdicts_md(table, "en").splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith("**80/10/10 vs 100%"))
+    line = next(x for x in lines[start:] if "QA exact match" in x)
     assert f"{v['mean_a']:.3f}" in line and f"{v['mean_b']:.3f}" in line
     assert ("overlap" in line) == (not v["separated"])
+    # the paper found no difference for fine-tuning: the line says whether the minis agree
+    assert line.endswith(i18n.say("en", "lab.agrees" if v["agrees"] else "lab.disagrees"))
 
 
 def test_no_shipped_table_says_how_to_make_one():

@@ -36,6 +36,11 @@ def shipped() -> dict | None:
         return None
 
 
+def _id(arm: str) -> str:
+    """The strings id of an arm's name (ids take no '-')."""
+    return arm.replace("-", "_")
+
+
 def _cell(v) -> str:
     return "–" if v is None else f"{v['mean']:.3f} [{v['min']:.3f}–{v['max']:.3f}]"
 
@@ -50,7 +55,7 @@ def table_md(table: dict | None, lang: str) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for arm in table["arms"]:
         s = table["summary"].get(arm, {})
-        lines.append("| " + " | ".join([f"`{arm}`", say(lang, f"lab.arm.{arm}")]
+        lines.append("| " + " | ".join([f"`{arm}`", say(lang, f"lab.arm.{_id(arm)}")]
                                        + [_cell(s.get(m)) for m in metrics]) + " |")
     c = table["config"]
     lines.append("\n" + say(lang, "lab.setup", seeds=", ".join(map(str, table["seeds"])),
@@ -61,22 +66,30 @@ def table_md(table: dict | None, lang: str) -> str:
 
 
 def verdicts_md(table: dict | None, lang: str) -> str:
-    """One sentence per comparison and metric, worded from the verdict's numbers."""
+    """Per comparison: what the paper found, then one sentence per metric worded from the
+    verdict's numbers, and whether it goes the paper's way where the paper has a way."""
     if not table:
         return ""
-    out = []
+    out, seen = [], set()
     for v in table["verdicts"]:
+        cid = v["comparison"]
+        if cid not in seen:
+            seen.add(cid)
+            out.append(f"\n**{say(lang, f'lab.cmp.{cid}')}** — {say(lang, f'lab.paper.{cid}')}")
         args = dict(a=v["a"], b=v["b"], metric=say(lang, f"lab.metric.{v['metric']}"),
                     mean_a=f"{v['mean_a']:.3f}", mean_b=f"{v['mean_b']:.3f}")
-        key = ("lab.verdict.overlap" if not v["separated"]
-               else "lab.verdict.higher_a" if v["better"] == "a" else "lab.verdict.higher_b")
-        line = say(lang, key, **args)
-        if v["agrees"] is not None:
-            line += " " + say(lang, f"lab.paper.{v['paper']}", a=v["a"], b=v["b"]) + " " + say(
-                lang, "lab.agrees" if v["agrees"] else "lab.disagrees")
-        name = say(lang, f"lab.cmp.{v['comparison']}")
-        out.append(f"- **{name}** — {line}")
-    return "\n".join(out)
+        if not v["separated"]:
+            line = say(lang, "lab.verdict.overlap", **args)
+        elif v["better"] == "a":
+            line = say(lang, "lab.verdict.higher_a", **args)
+        else:
+            line = say(lang, "lab.verdict.higher_b", **args)
+        if v["agrees"] is True:
+            line += " " + say(lang, "lab.agrees")
+        elif v["agrees"] is False:
+            line += " " + say(lang, "lab.disagrees")
+        out.append(f"- {line}")
+    return "\n".join(out).strip()
 
 
 def figure(table: dict | None, lang: str) -> dict:
@@ -157,7 +170,8 @@ def build(ctx) -> dict:
     gr.Markdown(t("lab.rerun.md"))
     cap = settings.current().bertgpt_max_steps
     with gr.Row():
-        arm = gr.Dropdown(list(lab.ARMS), value="mask-100", label=t("lab.arm"))
+        arm = gr.Dropdown([(t(f"lab.arm.{_id(a)}"), a) for a in lab.ARMS], value="mask-100",
+                          label=t("lab.arm"))
         seed = gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1, label=t("lab.seed"))
         steps = gr.Slider(10, cap, value=min(cap, lab.LabConfig().steps), step=10,
                           label=t("lab.steps"))
