@@ -23,8 +23,10 @@ from .plots_live import _axis, as_plot
 ID = "lab"
 LABEL = t("lab.title")
 RESULTS = Path(__file__).resolve().parents[2] / "assets" / "lab" / "defaults.json"
+# Okabe-Ito, colour-blind safe: its eight colours and its black, one per arm (nine arms);
+# black is the last arm, scratch, the floor.
 COLORS = [PALETTE[c] for c in ("blue", "vermillion", "orange", "green", "sky", "purple",
-                               "yellow", "grey")]
+                               "yellow", "grey")] + ["#000000"]
 
 
 def shipped() -> dict | None:
@@ -42,7 +44,10 @@ def _id(arm: str) -> str:
 
 
 def _cell(v) -> str:
-    return "–" if v is None else f"{v['mean']:.3f} [{v['min']:.3f}–{v['max']:.3f}]"
+    """Mean over seeds, with the lowest and highest seed small beneath it."""
+    if v is None:
+        return "–"
+    return f"**{v['mean']:.3f}**<br><small>{v['min']:.3f}–{v['max']:.3f}</small>"
 
 
 def table_md(table: dict | None, lang: str) -> str:
@@ -50,13 +55,14 @@ def table_md(table: dict | None, lang: str) -> str:
     if not table:
         return say(lang, "lab.missing")
     metrics = lab.METRICS + ("next_acc",)
-    head = [say(lang, "lab.col.arm"), say(lang, "lab.col.change")] + [
-        say(lang, f"lab.metric.{m}") for m in metrics]
+    head = [say(lang, "lab.col.arm")] + [say(lang, f"lab.metric.{m}") for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for arm in table["arms"]:
         s = table["summary"].get(arm, {})
-        lines.append("| " + " | ".join([f"`{arm}`", say(lang, f"lab.arm.{_id(arm)}")]
-                                       + [_cell(s.get(m)) for m in metrics]) + " |")
+        lines.append("| " + " | ".join([f"`{arm}`"] + [_cell(s.get(m)) for m in metrics]) + " |")
+    # the arms' one change, below the table: in a column it squeezed the numbers
+    lines.append("\n" + say(lang, "lab.col.change") + ": " + "; ".join(
+        f"`{arm}` {say(lang, f'lab.arm.{_id(arm)}')}" for arm in table["arms"]) + ".")
     c = table["config"]
     lines.append("\n" + say(lang, "lab.setup", seeds=", ".join(map(str, table["seeds"])),
                             steps=c["steps"], layers=c["n_layer"], width=c["n_embd"],
@@ -92,12 +98,20 @@ def verdicts_md(table: dict | None, lang: str) -> str:
     return "\n".join(out).strip()
 
 
+def _wrap(label: str) -> str:
+    """A two-line tick label (at the comma, else the last space), so the five fit flat."""
+    head, sep, tail = label.partition(", ")
+    if not sep:
+        head, sep, tail = label.rpartition(" ")
+    return f"{head}<br>{tail}" if sep else label
+
+
 def figure(table: dict | None, lang: str) -> dict:
     """Bars: each metric's mean per arm, with the min–max over seeds as error bars."""
     data = []
     if table:
         metrics = list(lab.METRICS)
-        xs = [say(lang, f"lab.metric.{m}") for m in metrics]
+        xs = [_wrap(say(lang, f"lab.metric.{m}")) for m in metrics]
         for k, arm in enumerate(table["arms"]):
             s = table["summary"].get(arm, {})
             mean = [s[m]["mean"] if m in s else None for m in metrics]
@@ -112,7 +126,7 @@ def figure(table: dict | None, lang: str) -> dict:
                 "hovertemplate": arm + ": %{y:.3f}<extra></extra>"})
     layout = {"height": 420, "barmode": "group", "margin": {"l": 55, "r": 20, "t": 40, "b": 40},
               "title": {"text": say(lang, "lab.chart_title")},
-              "xaxis": _axis(), "yaxis": _axis(range=[0, 1.05], title={
+              "xaxis": _axis(tickangle=0), "yaxis": _axis(range=[0, 1.05], title={
                   "text": say(lang, "lab.chart_y")}),
               "legend": {"orientation": "h", "y": -0.15, "yanchor": "top"}}
     return {"data": data, "layout": styled(layout)}
