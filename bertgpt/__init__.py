@@ -38,13 +38,15 @@ _API = {
     "text.nsp": ["make_pairs", "pack_pair", "pair_stats", "seed_bug_expectation"],
     "text.segments": ["pack_segments", "segment_stats"],
     "pretrain.loop": ["TrainConfig", "lr_at", "train"],
+    "pretrain.data": ["BertData"],
     "io.hub": ["load"],
     "io.checkpoint": ["save"],
     "io.assets": ["bundled", "world_tokenizer"],
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 # Whole modules the lessons use as namespaces (`finetune.compare(...)`).
-_MODULES = {"finetune": "finetune", "tasks": "finetune.tasks", "prompting": "finetune.prompting"}
+_MODULES = {"finetune": "finetune", "tasks": "finetune.tasks", "prompting": "finetune.prompting",
+            "lab": "finetune.lab"}
 
 __all__ = sorted([*_WHERE, *_MODULES])
 

@@ -210,6 +210,46 @@ def cmd_finetune(args):
         f"{k} {v:.3f}" for k, v in base.items() if isinstance(v, float)))
 
 
+def cmd_lab(args):
+    import torch
+    from .finetune import lab
+    # One thread by default: the same order of floating-point sums on every machine (so
+    # the shipped table is reproducible), and no threads fighting over a busy CPU.
+    torch.set_num_threads(args.threads)
+    cfg = lab.LabConfig(**{k: v for k, v in dict(steps=args.steps, examples=args.examples).items()
+                           if v is not None})
+    table = None
+    for ev in lab.run_lab(args.arms or tuple(lab.ARMS), args.seeds, cfg):
+        if ev["type"] == "pretrain" and ev["step"] % 50 == 0 and not args.quiet:
+            print(f"\r[{ev['done'] + 1}/{ev['total']}] {ev['arm']} seed {ev['seed']}: step "
+                  f"{ev['step']}/{ev['steps']} loss {ev['loss']:.3f}   ", end="",
+                  file=sys.stderr, flush=True)
+        elif ev["type"] == "row":
+            r = ev["row"]
+            if not args.quiet:
+                shown = " ".join(f"{m} {r[m]:.3f}" for m in lab.METRICS + ("next_acc",)
+                                 if r.get(m) is not None)
+                print(f"\r[{ev['done']}/{ev['total']}] {r['arm']} seed {r['seed']}: {shown} "
+                      f"({r['seconds']:.0f}s)", file=sys.stderr, flush=True)
+            if args.out:  # after every row: a run cut short keeps what it measured
+                _write_json(args.out, ev["table"])
+        elif ev["type"] == "table":
+            table = ev
+    if args.out:
+        _write_json(args.out, table)
+    if args.json:
+        return table
+    print(lab.format_table(table))
+    print(f"\n{len(table['rows'])} runs, seeds {table['seeds']}, {table['config']['steps']} "
+          f"pre-training steps each, {table['seconds']:.0f}s on {table['threads']} threads")
+
+
+def _write_json(path, obj):
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
+
+
 def cmd_lessons(args):
     from .course.export import export
     written = export(args.export, app_url=args.app_url)
@@ -299,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lr", type=float)
     sp.add_argument("--freeze", action="store_true", help="train only the head")
     sp.add_argument("--seed", type=int, default=0)
+    sp = add("lab", cmd_lab, "pre-training ablations: matched minis, one choice changed, "
+                              "carried to the same fine-tuning tasks")
+    sp.add_argument("--arms", nargs="+", default=None, help="default: every arm")
+    sp.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    sp.add_argument("--steps", type=int, help="pre-training steps per arm (default 200)")
+    sp.add_argument("--examples", type=int, help="labelled examples per task (default 64)")
+    sp.add_argument("--out", help="also write the table as JSON to this file")
+    sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    sp.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     sp = add("lessons", cmd_lessons, "write the lessons as one printable HTML file per language")
     sp.add_argument("--export", required=True, metavar="DIR", help="folder to write into")
     sp.add_argument("--app-url", default="http://127.0.0.1:7860/",

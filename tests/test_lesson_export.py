@@ -8,7 +8,7 @@ from pathlib import Path
 from bertgpt.course import export as X
 from bertgpt.course import lessons as L
 
-N_LESSONS = 11  # one per tab (tests/test_lessons.py holds the list)
+N_LESSONS = 12  # one per tab (tests/test_lessons.py holds the list)
 
 
 

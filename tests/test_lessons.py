@@ -14,7 +14,7 @@ import pytest
 from bertgpt.course import lessons as L
 
 TAB_ORDER = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask",
-             "generate", "finetune", "sizes"]  # the contract the lesson writers follow
+             "generate", "finetune", "lab", "sizes"]  # the contract the lesson writers follow
 FILES = [f"{i:02d}-{tab}.md" for i, tab in enumerate(TAB_ORDER, 1)]
 CELL_TIMEOUT = 45  # seconds per cell: "a few seconds on CPU", with room for a busy 2-core box
 

@@ -17,7 +17,7 @@ from . import i18n, serving
 from .common import guard_inputs, lesson
 from .i18n import t
 
-TABS = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "finetune", "sizes"]
+TABS = ["intro", "tokenize", "mlm", "nsp", "masks", "attention", "train", "fillmask", "generate", "finetune", "lab", "sizes"]
 
 ERRATA = "errata"
 # A link such as ?tab=errata#bug-2 (a lesson's "errata, bug 2"): open the errata accordion,

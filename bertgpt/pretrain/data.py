@@ -125,7 +125,8 @@ class BertData:
 
     def _pairs(self, docs, seed):
         if self.nsp and _nsp_possible(docs):
-            return [(p.a, p.b, p.label) for p in make_pairs(docs, seed=seed, shuffle=True)]
+            return [(p.a, p.b, p.label) for p in make_pairs(
+                docs, seed=seed, shuffle=True, same_document_bug=self.cfg.nsp_same_document)]
         # MLM only: each sequence is a run of consecutive sentences from one document.
         seqs = []
         for d in docs:
@@ -166,14 +167,23 @@ class BertData:
             ids[i, :len(r)] = torch.tensor(r)
             seg[i, :len(s)] = torch.tensor(s)
         attn = (ids != self.ids["pad"]).long()
-        masked = mask_tokens(ids, mask_id=self.ids["mask"], special_ids=self.specials,
-                             vocab_size=self.tok.vocab_size, prob=self.cfg.mlm_prob, generator=g)
+        inputs, labels = self.targets(ids, attn, g)
         nsp = torch.tensor([lab for _, _, lab in examples], dtype=torch.long)
-        batch = {"input_ids": masked.input_ids, "segment_ids": seg, "attention_mask": attn,
-                 "labels": masked.labels,
+        batch = {"input_ids": inputs, "segment_ids": seg, "attention_mask": attn,
+                 "labels": labels,
                  # MLM-only examples (b is None) carry no NSP label: -100s would make NaN.
                  "nsp_labels": nsp if self.nsp and examples[0][1] is not None else None}
         return {k: (v.to(device) if v is not None else None) for k, v in batch.items()}
+
+    def targets(self, ids, attn, g):
+        """(model input, labels) for padded ids: MLM masking with the configured rates.
+        A subclass may set another objective on the same batches (the Lab's left-to-right
+        arm, finetune/lab.py)."""
+        masked = mask_tokens(ids, mask_id=self.ids["mask"], special_ids=self.specials,
+                             vocab_size=self.tok.vocab_size, prob=self.cfg.mlm_prob,
+                             mask_rate=self.cfg.mlm_mask_rate,
+                             random_rate=self.cfg.mlm_random_rate, generator=g)
+        return masked.input_ids, masked.labels
 
     def batch(self, split, B, g, device):
         return self._collate(self._next_examples(B), g, device)

@@ -41,7 +41,11 @@ class TrainConfig:
     compile: bool = False        # torch.compile the model (pays back on long GPU runs)
     keep_best: bool = True       # end on the weights of the best validation evaluation
     mlm_prob: float = 0.15       # BERT: share of tokens selected for prediction
+    mlm_mask_rate: float = 0.8   # BERT: of the selected, the share shown as [MASK] ...
+    mlm_random_rate: float = 0.1  # ... and as a random token; the rest stay as they are
     nsp: bool = True             # BERT: also learn next sentence prediction
+    nsp_same_document: bool = False  # BERT: NotNext partners from A's own document (the
+                                     # seed article's bug, text/nsp.py) instead of another
 
     def __post_init__(self):
         if not isinstance(self.steps, int) or self.steps < 1:
