@@ -176,7 +176,7 @@ def build(ctx) -> dict:
                   api_visibility="private", show_progress="minimal").then(
         params, counted, [summary, breakdown], api_name="params_on_load",
         api_visibility="private", show_progress="minimal")
-    ctx.lang.change(presets, ctx.lang, [table, shares], api_name="presets",
+    ctx.lang.change(presets, ctx.lang, [table, shares], api_name="preset_table",
                     show_progress="hidden")
     preset.change(_fill, preset, sizes, api_visibility="private", show_progress="hidden")
     gr.on([go.click, preset.change, ctx.lang.change], params, counted, [summary, breakdown],
