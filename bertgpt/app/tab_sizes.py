@@ -123,7 +123,8 @@ def preset_shares(lang: str = "en"):
 
 def presets(lang: str = "en"):
     """The table of every preset and the chart of their shares, in `lang`."""
-    return gr.Dataframe(value=preset_table(), headers=headers(lang)), preset_shares(lang)
+    import pandas as pd  # a value that brings its column names along
+    return pd.DataFrame(preset_table(), columns=headers(lang)), preset_shares(lang)
 
 
 def _warm():

@@ -153,7 +153,14 @@ def tokenize(text: str, vocab_size: float, word: str, lang: str = "en"):
     # A new colour map travels with the value: one colour per id, chosen by its kind.
     return (gr.HighlightedText(value=wp, color_map=wp_colours),
             gr.HighlightedText(value=bpe, color_map=bpe_colours), summary,
-            gr.Dataframe(value=merges, headers=headers(lang)))
+            _table(merges, headers(lang)))
+
+
+def _table(rows: list[list], columns: list[str]):
+    """A Dataframe value that brings its column names along (the page's language), in the
+    same {"headers", "data"} shape an API client got before."""
+    import pandas as pd
+    return pd.DataFrame(rows, columns=columns)
 
 
 def build(ctx) -> dict:
