@@ -16,6 +16,7 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 from apphelp import running_app  # noqa: E402
+from bertgpt.app import i18n  # noqa: E402
 from bertgpt.io.assets import bundled  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(
@@ -54,10 +55,12 @@ def test_a_korean_page_shows_korean_results(browser_page, tab):
     SHOTS.mkdir(exist_ok=True)
     korean, english = WRITTEN[tab]
     page.goto(url + f"?tab={tab}&lang=ko")
-    try:
-        page.wait_for_function(f"({PANEL_JS})?.innerText.includes({korean!r})")
-    except sync_api.TimeoutError:
-        raise AssertionError(f"{tab}: {korean!r} is not on the page") from None
+    # the handler's Korean, and the header switch's labels (so the picture is all Korean)
+    for text in (korean, i18n.table("ko")["app.copy_link"]):
+        try:
+            page.wait_for_function(f"({PANEL_JS})?.innerText.includes({text!r})")
+        except sync_api.TimeoutError:
+            raise AssertionError(f"{tab}: {text!r} is not on the page") from None
     page.wait_for_timeout(2500)  # the figures and the lesson settle
     page.screenshot(path=str(SHOTS / f"ko-{tab}.png"), full_page=True)
     assert english not in page.evaluate(f"({PANEL_JS}).innerText")
