@@ -103,6 +103,9 @@ TABLE: dict[str, Row] = {
         C("vocab -1", RANGE, preset="custom", vocab_size=-1),
         C("layers NaN", NOT_NUMBER, preset="custom", n_layer=NAN),
         C("context 10**9", RANGE, preset="custom", block_size=10**9)]),
+    "/preset_table": Row([   # the Sizes table in the page's language: only the language
+        C("unknown language", NOT_CHOICE, lang="fr"), C("html as language", NOT_CHOICE,
+                                                          lang=HTML)]),
     "/train": Row(base=dict(arch="gpt", size="tiny", corpus="paste", pasted=SHORT, limit="steps",
                             steps=5, seconds=10, batch=8, world_k=20),
                   base_fails="training tokens", cases=[

@@ -220,7 +220,7 @@ def build_app() -> gr.Blocks:
                      keep=[login] if login is not None else [])
         demo.links = {t: {k: c for i, k, c in linkable if i == t} for t in TABS}  # for tests
         demo.links[ERRATA] = {}  # ?tab=errata#bug-N: a page, no settings
-    return guard_inputs(demo)  # NaN, over-long text: refused before any handler runs
+    return guard_inputs(demo, lang)  # NaN, over-long text: refused before any handler runs
 
 
 def launch(demo: gr.Blocks | None = None, **overrides):

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import BertGptError
-from .i18n import t
+from .i18n import LANGS, current, say, speaking, t, table, tr
 
 # Okabe-Ito: distinguishable with every common form of colour blindness. Colour is never
 # the only signal: every coloured token also carries a label or symbol.
@@ -24,12 +24,23 @@ MAX_TEXT_CHARS = 20_000  # interactive tabs; training text has its own, larger l
 LESSONS = Path(__file__).resolve().parent.parent.parent / "lessons"
 
 
+def _what(what: str) -> str:
+    """The name of a field in a message ("sentence A"), in the event's language when the
+    strings data has it (what.sentence_a), else as the tab wrote it."""
+    key = "what." + "_".join(what.lower().split())
+    lang = current()
+    return say(lang, f"what.{key[5:]}") if key in table("en") else what
+
+
 def check_text(text: str | None, what: str = "text", max_chars: int = MAX_TEXT_CHARS) -> str:
+    """`text` if it is there and not too long; a gr.Error naming the field `what` in the
+    event's language (i18n.current(), set by the guard) otherwise."""
+    lang = current()
     if text is None or not str(text).strip():
-        raise gr.Error(f"The {what} is empty: type or paste something first.")
+        raise gr.Error(say(lang, "app.err.empty", what=_what(what)))
     if len(text) > max_chars:
-        raise gr.Error(f"The {what} is {len(text):,} characters; this tab takes at most "
-                       f"{max_chars:,}. Paste a shorter piece.")
+        raise gr.Error(say(lang, "app.err.too_long", what=_what(what), n=f"{len(text):,}",
+                           limit=f"{max_chars:,}"))
     return text
 
 
@@ -40,10 +51,58 @@ def check_known(tokenizer, text: str, what: str = "text") -> list[int]:
     unk = tokenizer.token_to_id(tokenizer.specials["unk"]) if tokenizer.has("unk") else None
     lost = sum(i == unk for i in ids)
     if not ids or (unk is not None and lost * 2 > len(ids)):
-        raise gr.Error(f"The {what} became {lost} [UNK] of {len(ids)} tokens: this tokenizer "
-                       "learned English from the world corpus and cannot read the rest "
-                       "(Korean, emoji...). Type English text; the Tokenize tab shows why.")
+        lang = current()
+        raise gr.Error(say(lang, "app.err.unknown", what=_what(what), lost=lost, n=len(ids)))
     return ids
+
+
+# Core errors a tab's input can cause, by the start of their English message (the core
+# writes English for the CLI and the library, and knows nothing of the app's languages):
+# pattern -> the id that says it here, its named groups filling the id's placeholders.
+# Why a table here and not ids in the core: the core's messages serve the CLI and the
+# library too, in English, and its layer may not know the app's strings; the app knows
+# which of them its inputs can reach. An error not listed keeps its English text, inside
+# a sentence in the page's language (app.err.core): still readable, and the Korean test
+# (tests/test_korean.py) fails on it for every input it drives.
+CORE_MESSAGES = [
+    (r"n_embd \((?P<width>\d+)\) must be divisible by n_head \((?P<heads>\d+)\); "
+     r"try n_embd=(?P<fix>\d+)", "core.heads_divide"),
+    (r"(?P<name>\w+) must be a positive whole number, got (?P<value>.+)", "core.positive"),
+    (r"mask_rate \+ random_rate must be at most 1.*got (?P<mask>[\d.]+) \+ "
+     r"(?P<random>[\d.]+)", "core.mask_sum"),
+    (r"the text is (?P<n>\d+) tokens long; the masking view shows at most (?P<limit>\d+)",
+     "core.mask_too_long"),
+    (r"NSP needs at least 2 documents .*got (?P<n>\d+)", "core.nsp_documents"),
+    (r"every document has a single sentence", "core.nsp_sentences"),
+    (r"the longest sentence has (?P<n>\d+) tokens; the mask view shows at most (?P<limit>\d+)",
+     "core.mask_view"),
+    (r"the CSV is empty", "core.csv_empty"),
+    (r"CSV row (?P<row>\d+) has (?P<n>\d+) field\(s\)", "core.csv_fields"),
+    (r"CSV row (?P<row>\d+) has an empty", "core.csv_blank"),
+    (r"the CSV has more than (?P<limit>\d+) rows", "core.csv_rows"),
+    (r"CSV row (?P<row>\d+) cannot be read", "core.csv_quotes"),
+    (r"the CSV has (?P<n>\d+) row\(s\); give at least (?P<least>\d+)", "core.csv_few"),
+    (r"every row has the label (?P<label>.+); a classifier", "core.csv_one_label"),
+    (r"the CSV has (?P<n>\d+) different labels; use at most (?P<most>\d+)",
+     "core.csv_labels"),
+    (r"an example is (?P<n>\d+) tokens, over this model's (?P<limit>\d+)", "core.too_long"),
+    (r"the text is empty", "core.text_empty"),
+    (r"the question is empty", "core.question_empty"),
+    (r"k must be from 0 to (?P<limit>\d+)", "core.k_range"),
+]
+
+
+def core_message(error: Exception, lang: str | None = None) -> str:
+    """A core error (BertGptError) as the app says it, in `lang` (default: the event's)."""
+    import re
+    lang = lang or current()
+    text = str(error)
+    if lang == "en":
+        return text  # the core's own words, which may say more (the bad row itself)
+    for pattern, key in CORE_MESSAGES:
+        if (m := re.match(pattern, text, flags=re.S)):
+            return say(lang, f"core.{key[5:]}", **m.groupdict())
+    return say(lang, "app.err.core", message=text)
 
 
 def friendly(fn):
@@ -53,7 +112,7 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except BertGptError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(core_message(e)) from None
     return wrapper
 
 
@@ -73,7 +132,8 @@ def live(fn, note_at: int, n_outputs: int):
             return fn(*args, **kwargs)
         except gr.Error as e:
             out = [gr.skip()] * n_outputs
-            out[note_at] = t("app.live_note", message=e.message)
+            lang = current()
+            out[note_at] = say(lang, "app.live_note", message=e.message)
             return out
     return wrapper
 
@@ -85,7 +145,7 @@ def friendly_gen(fn):
         try:
             yield from fn(*args, **kwargs)
         except BertGptError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(core_message(e)) from None
     return wrapper
 
 
@@ -105,19 +165,19 @@ def real_model(arch: str, name: str):
     """A real checkpoint (hub.REAL) from the server-wide cache in hub.shared, never from a
     session's State; a gr.Error saying why when it cannot be had (offline, not cached)."""
     from ..io import hub
-    want = hub.REAL[name][0]
+    want, lang = hub.REAL[name][0], current()
     if want != arch:
-        raise gr.Error(f"{name} is a {want.upper()}; this needs a {arch.upper()}: pick one of "
-                       f"{', '.join(n for n, v in hub.REAL.items() if v[0] == arch)}.")
+        raise gr.Error(say(lang, "app.err.wrong_arch", name=name, want=want.upper(),
+                           arch=arch.upper(),
+                           names=", ".join(n for n, v in hub.REAL.items() if v[0] == arch)))
     if hub.status(name) == "download":
-        gr.Info(f"Loading {name}: its first use downloads about {hub.REAL[name][2]}.")
+        gr.Info(say(lang, "app.loading", name=name, size=hub.REAL[name][2]))
     try:
         return hub.shared(name)
     except BertGptError as e:
-        raise gr.Error(str(e)) from None  # it names the model, what is missing and why
+        raise gr.Error(core_message(e)) from None  # it names the model, what is missing, why
     except MemoryError:
-        raise gr.Error(f"This server has not enough memory for {name}; pick a smaller "
-                       "model.") from None
+        raise gr.Error(say(lang, "app.err.memory", name=name)) from None
 
 
 def real_choices(arch: str) -> list[tuple[str, str]]:
@@ -141,18 +201,28 @@ def get_model(arch: str, source: str, own: dict | None):
     checkpoint by name ('bert-base-uncased', 'gpt2', ...), or 'real' (the base one)."""
     from ..io import hub
     from ..io.assets import bundled
+    lang = current()
     if source == "real" or source in hub.REAL:
         return real_model(arch, hub.DEFAULT_REAL[arch] if source == "real" else source)
     if source == "own":
         if not own or arch not in own:
-            raise gr.Error(f"You have not trained a {arch.upper()} in this session yet: "
-                           "train one in the 'Train live' tab, or pick the bundled model.")
+            raise gr.Error(say(lang, "app.err.no_own", arch=arch.upper()))
         return own[arch]
     loaded = bundled(arch)
     if loaded is None:
-        raise gr.Error(f"The bundled {arch.upper()} is missing (assets/models); "
-                       "rebuild it as assets/README.md explains, or train one in 'Train live'.")
+        raise gr.Error(say(lang, "app.err.no_bundled", arch=arch.upper()))
     return loaded
+
+
+@functools.lru_cache(maxsize=4)
+def _viz_words(lang: str) -> tuple:
+    from ..course.viz import WORDS
+    return tuple((key, say(lang, f"viz.{key}")) for key in WORDS)
+
+
+def viz_words(lang: str | None) -> dict:
+    """The words the figure builders write by themselves (course.viz.WORDS), in `lang`."""
+    return dict(_viz_words(lang if lang in LANGS else "en"))
 
 
 def as_text(s: str) -> str:
@@ -168,35 +238,56 @@ def _check_value(component, value) -> None:
     NaN and infinity through (every comparison with NaN is False), and enforces a
     textbox's max_length only in the browser; an API client bypasses both."""
     import math
-    label = getattr(component, "label", None) or "A value"
+    lang = current()
+    label = tr(getattr(component, "label", None) or "", lang) or say(lang, "app.err.a_value")
     if isinstance(component, (gr.Slider, gr.Number)) and isinstance(value, float) \
             and not math.isfinite(value):
-        raise gr.Error(f"'{label}' must be a number; got {value}.")
+        raise gr.Error(say(lang, "app.err.not_number", label=label, value=value))
     limit = getattr(component, "max_length", None)
     if isinstance(component, gr.Textbox) and limit and isinstance(value, str) \
             and len(value) > limit:
-        raise gr.Error(f"'{label}' is {len(value):,} characters; it takes at most {limit:,}. "
-                       "Paste a shorter piece.")
+        raise gr.Error(say(lang, "app.err.field_too_long", label=label, n=f"{len(value):,}",
+                           limit=f"{limit:,}"))
 
 
-def _guarded(fn, inputs: list):
+def _guarded(fn, inputs: list, switch=None):
+    """`fn` behind the input checks, on one torch thread, and speaking the language of its
+    input `switch` (the header switch) when it takes it: every message written on the way,
+    by the checks here, by `check_text` and the other helpers, or by the core through
+    `friendly`, is in that language (`i18n.current()`).
+
+    Why a context variable and not a `lang` argument to every helper: the messages are
+    written three or four calls below the handler (check_text, get_model, the core's
+    typed errors through `friendly`, `live`'s note), in helpers every tab shares; passing
+    the language down each of them changes a dozen signatures, and one forgotten call
+    would quietly write English. The guard already sees every call's inputs."""
     special = (gr.Request, gr.Progress, gr.EventData)
+    at = next((i for i, c in enumerate(inputs) if c is switch), None) if switch else None
+
+    def values(args):
+        return [a for a in args if not isinstance(a, special)]
+
+    def lang_of(args):
+        found = values(args)
+        return found[at] if at is not None and at < len(found) else "en"
 
     def check(args):
-        values = [a for a in args if not isinstance(a, special)]
-        for component, value in zip(inputs, values):
+        for component, value in zip(inputs, values(args)):
             _check_value(component, value)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
+            lang = lang_of(args)
             try:
-                check(args)
-                gen = fn(*args, **kwargs)
+                with speaking(lang):
+                    check(args)
+                    gen = fn(*args, **kwargs)
                 try:  # Gradio may resume a stream on another pool thread: set it every step
                     while True:
                         try:
-                            item = _on_one_torch_thread(gen.__next__)
+                            with speaking(lang):
+                                item = _on_one_torch_thread(gen.__next__)
                         except StopIteration:
                             return
                         yield item
@@ -210,8 +301,9 @@ def _guarded(fn, inputs: list):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            check(args)
-            return _on_one_torch_thread(lambda: fn(*args, **kwargs))
+            with speaking(lang_of(args)):
+                check(args)
+                return _on_one_torch_thread(lambda: fn(*args, **kwargs))
         except gr.Error as e:
             _refused(e, fn)
             raise
@@ -262,10 +354,13 @@ def _checked_preprocess(component):
     return preprocess
 
 
-def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
+def guard_inputs(demo: gr.Blocks, switch=None) -> gr.Blocks:
     """Put `_check_value` in front of every event handler of the app, so no endpoint (a
     new tab's included) sees NaN or an over-long text from a client that skips the UI.
-    Handlers taking keyword inputs or async ones are left as they are (none here)."""
+    A handler that takes the header `switch` among its inputs speaks its language
+    (`_guarded`). Handlers taking keyword inputs or async ones are left as they are (none
+    here). A NaN refused in a Number's preprocess, before any handler, stays English: a
+    component's preprocess sees its own value only, not the switch's."""
     for block_fn in demo.fns.values():
         for comp in block_fn.inputs:
             if isinstance(comp, (gr.Slider, gr.Number)) and "preprocess" not in vars(comp):
@@ -274,5 +369,5 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
         if fn is None or getattr(block_fn, "input_keyword_names", None) \
                 or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
             continue
-        block_fn.fn = _guarded(fn, list(block_fn.inputs))
+        block_fn.fn = _guarded(fn, list(block_fn.inputs), switch)
     return demo

@@ -14,6 +14,8 @@ Markdown (the lessons) alone.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import json
 import re
@@ -74,6 +76,27 @@ def say(lang: str | None, key: str, **args) -> str:
     header switch, passed to the handler as its last input)."""
     lang = lang if lang in LANGS else "en"
     return _fill(table(lang)[key], args)
+
+
+# The language of the event being handled, for the messages written far from the handler
+# (an input check, an error of the core): common.guard_inputs sets it from the handler's
+# last input, the header switch, on every call and every step of a stream.
+_CURRENT = contextvars.ContextVar("bertgpt_lang", default="en")
+
+
+def current() -> str:
+    """The language of the event being handled ("en" outside one)."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def speaking(lang: str | None):
+    """Within the block, `current()` is `lang` ("en" for None or an unknown code)."""
+    token = _CURRENT.set(lang if lang in LANGS else "en")
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
 
 
 def names(lang: str = "ko") -> dict[str, str]:

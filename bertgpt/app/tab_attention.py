@@ -11,8 +11,8 @@ from ..io import hub
 from ..course import viz
 from ..io.assets import bundled
 from ..text.tokenizer import piece_display
-from .common import check_known, check_text, friendly, get_model, live
-from .i18n import t
+from .common import check_known, check_text, friendly, get_model, live, viz_words
+from .i18n import say, t
 
 ID = "attention"
 LABEL = t("attention.title")
@@ -41,23 +41,26 @@ def _ranges(source):
     return gr.Slider(maximum=layers), gr.Slider(maximum=heads)
 
 
-def _pick(arch: str, source: str, own):
+def _pick(arch: str, source: str, own, lang: str = "en"):
     """The chosen model; for "own" without that architecture, the bundled one and a note."""
     if source == "own" and not (own and arch in own):
-        return get_model(arch, "bundled", own), (
-            f"You have not trained a {arch.upper()} in this session: showing the bundled one.")
+        return get_model(arch, "bundled", own), say(lang, "attention.note.no_own",
+                                                    arch=arch.upper())
     return get_model(arch, source, own), ""
 
 
-def _clamp(value, n: int, what: str, arch: str, notes: list) -> int:
+def _clamp(value, n: int, what: str, arch: str, notes: list, lang: str = "en") -> int:
+    """`value` (from 1) as an index within n; a note when it had to be moved. `what` is
+    "layer" or "head"."""
     v = int(value)
     if not 1 <= v <= n:
-        notes.append(f"This {arch.upper()} has {n} {what}s: showing {what} {min(max(v, 1), n)}.")
+        notes.append(say(lang, f"attention.note.{what}", arch=arch.upper(), n=n,
+                         shown=min(max(v, 1), n)))
     return min(max(v, 1), n) - 1
 
 
 @torch.no_grad()
-def _weights(loaded, arch: str, text: str):
+def _weights(loaded, arch: str, text: str, lang: str = "en"):
     """Token strings and per-layer (H, T, T) weights as nested lists."""
     tok, model = loaded.tokenizer, loaded.model
     if arch == "bert":
@@ -67,14 +70,14 @@ def _weights(loaded, arch: str, text: str):
         ids = tok.encode(text)
         names = [piece_display(tok, tok.id_to_token(i)) for i in ids]
     if len(ids) > min(MAX_TOKENS, model.cfg.block_size):
-        raise gr.Error(f"The sentence is {len(ids)} {arch.upper()} tokens; keep it under "
-                       f"{min(MAX_TOKENS, model.cfg.block_size) + 1} so the maps stay readable.")
+        raise gr.Error(say(lang, "attention.err.tokens", n=len(ids), arch=arch.upper(),
+                           limit=min(MAX_TOKENS, model.cfg.block_size) + 1))
     out = model(torch.tensor([ids]), need_weights=True)
     return names, [w[0].float().tolist() for w in out.attentions]  # L x (H, T, T)
 
 
 @friendly
-def attention(text, source, layer, head, own=None):
+def attention(text, source, layer, head, own=None, lang="en"):
     """Attention weights of BERT and GPT on one sentence: one chosen head as a heatmap,
     and every layer and head as small multiples.
 
@@ -84,32 +87,30 @@ def attention(text, source, layer, head, own=None):
             real (bert-base-uncased and gpt2 where available).
         layer: the layer to show, from 0.
         head: the head to show, from 0.
+        lang: the language of what is written back ("en" or "ko").
     Returns:
         heatmaps for BERT and GPT, and notes on what was clamped.
     """
     text = check_text(text, "sentence", MAX_CHARS)
     if source not in ("bundled", "own", "real"):
-        raise gr.Error("Pick the models: 'bundled', 'own' or 'real'.")
-    figs, notes = [], []
+        raise gr.Error(say(lang, "attention.err.source"))
+    figs, notes, words = [], [], viz_words(lang)
     for arch in ("bert", "gpt"):
-        loaded, note = _pick(arch, source, own)
+        loaded, note = _pick(arch, source, own, lang)
         notes += [note] if note else []
-        names, weights = _weights(loaded, arch, text)
-        l = _clamp(layer, len(weights), "layer", arch, notes)
-        h = _clamp(head, len(weights[0]), "head", arch, notes)
+        names, weights = _weights(loaded, arch, text, lang)
+        l = _clamp(layer, len(weights), "layer", arch, notes, lang)
+        h = _clamp(head, len(weights[0]), "head", arch, notes, lang)
         figs.append(viz.attention_heatmap(
-            weights[l][h], names, title=f"{arch.upper()} · layer {l + 1} · head {h + 1}"))
+            weights[l][h], names, words=words,
+            title=say(lang, "attention.map.title", arch=arch.upper(), l=l + 1, h=h + 1)))
         figs.append(viz.attention_overview(
-            weights, names, title=f"{arch.upper()}: {len(weights)} layers × "
-            f"{len(weights[0])} heads"))
-    md = ("Each row is a token looking at the others; its weights sum to 1. Hover a cell "
-          "for the two tokens and the weight; in the all-heads view each tile is one head. "
-          "**BERT** "
-          "(left) may look both ways. **GPT** (right) only looks back, so its upper "
-          "triangle is empty: the causal mask. Many heads attend to `[CLS]`/`[SEP]` or to "
-          "the first token — a known resting place when a head has nothing better to do.")
-    if notes:
-        md += "\n\n" + " ".join(f"*{n}*" for n in notes)
+            weights, names, words=words, title=say(lang, "attention.all.title",
+                                                   arch=arch.upper(), L=len(weights),
+                                                   H=len(weights[0]))))
+    md = say(lang, "attention.explain")
+    if notes:  # <em>, not *: a note may end in a Korean particle ("...표시합니다.*")
+        md += "\n\n" + " ".join(f"<em>{n}</em>" for n in notes)
     bert_map, bert_all, gpt_map, gpt_all = figs
     return bert_map, gpt_map, bert_all, gpt_all, md
 
@@ -136,13 +137,13 @@ def build(ctx) -> dict:
     with gr.Row(equal_height=False):
         bert_all = gr.Plot(first[2], label=t("attention.bert_all"), show_label=False)
         gpt_all = gr.Plot(first[3], label=t("attention.gpt_all"), show_label=False)
-    inputs = [text, source, layer, head, ctx.own]
+    inputs = [text, source, layer, head, ctx.own, ctx.lang]
     shown = [bert_map, gpt_map, bert_all, gpt_all, md]
     # The button and Enter ask on purpose: a refusal is a toast. Typing and the settings
     # follow live, so a box on its way to the next text gets a note (common.live).
     gr.on([go.click, text.submit], attention, inputs, shown, api_name="attention",
           trigger_mode="always_last", show_progress="minimal")
-    gr.on([text.change, source.change, layer.change, head.change],
+    gr.on([text.change, source.change, layer.change, head.change, ctx.lang.change],
           live(attention, shown.index(md), len(shown)), inputs, shown,
           api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     source.change(_ranges, source, [layer, head], api_visibility="private",

@@ -15,7 +15,7 @@ from ..model.config import PRESETS
 from ..text.corpus import COUNTRIES
 from ..model.sampling import fill_mask, generate
 from .common import friendly, get_model
-from .i18n import t
+from .i18n import LANGS, say, t
 
 ID = "intro"
 LABEL = t("intro.title")
@@ -23,35 +23,33 @@ COUNTRY_NAMES = [row[0] for row in COUNTRIES]
 CAPITALS = {row[0]: row[1] for row in COUNTRIES}
 
 
-def _row(name: str) -> list[str]:
+def _row(name: str) -> dict:
     from ..model.build import count_params
     cfg = PRESETS[name][0]
-    return [f"{cfg.n_layer}", f"{cfg.n_embd:,}", f"{cfg.n_head}", f"{cfg.vocab_size:,}",
-            f"{cfg.block_size:,}", f"{count_params(name)['published_total']:,}"]
+    return {"layers": f"{cfg.n_layer}", "width": f"{cfg.n_embd:,}", "heads": f"{cfg.n_head}",
+            "vocab": f"{cfg.vocab_size:,}", "context": f"{cfg.block_size:,}",
+            "params": f"{count_params(name)['published_total']:,}"}
 
 
-def side_by_side() -> str:
-    """BERT-base and GPT-2 small from the presets: almost the same size, opposite designs."""
+def side_by_side():
+    """BERT-base and GPT-2 small from the presets: almost the same size, opposite designs.
+    A Msg, so the header switch shows it in the page's language with the same numbers."""
     bert, gpt = _row("bert-base"), _row("gpt2")
-    rows = ["layers", "width", "heads", "vocabulary", "context (tokens)", "parameters"]
-    body = "\n".join(f"| {r} | {b} | {g} |" for r, b, g in zip(rows, bert, gpt))
-    return ("| | BERT-base | GPT-2 (small) |\n|---|---|---|\n"
-            "| reads | both directions at once | left to right |\n"
-            "| learns by | filling in hidden words (MLM) + NSP | predicting the next word |\n"
-            f"{body}\n\n*Sizes and counts are computed by the core from its presets "
-            "(`bertgpt params bert-base`).*")
+    return t("intro.side_by_side.md", **{f"b_{k}": v for k, v in bert.items()},
+             **{f"g_{k}": v for k, v in gpt.items()})
 
 
 @friendly
-def ask_both(country: str, own=None):
+def ask_both(country: str, own=None, lang: str = "en"):
     """The same fact asked of BERT (fill in the blank) and of GPT (continue the text)."""
     if country not in CAPITALS:
-        raise gr.Error(f"Pick a country from the list ({', '.join(COUNTRY_NAMES[:4])}, ...).")
-    return _answers(country)
+        raise gr.Error(say(lang, "intro.err.country", some=", ".join(
+            say(lang, f"intro.country.{c.lower()}") for c in COUNTRY_NAMES[:4])))
+    return _answers(country, lang if lang in LANGS else "en")
 
 
-@lru_cache(maxsize=len(CAPITALS))
-def _answers(country: str) -> tuple[str, str]:
+@lru_cache(maxsize=2 * len(CAPITALS))
+def _answers(country: str, lang: str = "en") -> tuple[str, str]:
     """Cached: the bundled models answer greedily, so a country always gets the same two
     answers, and every page load of the class asks (the tab answers on load)."""
     bert, gpt = get_model("bert", "bundled", None), get_model("gpt", "bundled", None)
@@ -60,12 +58,20 @@ def _answers(country: str) -> tuple[str, str]:
     prompt = f"The capital of {country} is"
     out = generate(gpt.model, gpt.tokenizer, prompt, max_new_tokens=8, temperature=0.0)
     answer = CAPITALS[country]
-    bert_md = (f"**BERT** reads `{masked}` and fills the blank:\n\n"
-               + "\n".join(f"- **{g['token']}** {g['prob']:.0%}" for g in guesses)
-               + f"\n\n(right answer: {answer.lower()})")
+    said = out["text"].strip()
     # the space goes outside the bold: "** Paris" would not render as bold (CommonMark)
-    gpt_md = (f"**GPT** continues `{prompt}` (greedy):\n\n> {prompt} **{out['text'].strip()}**"
-              f"\n\n(right answer: {answer})")
+    if lang == "en":
+        bert_md = (f"**BERT** reads `{masked}` and fills the blank:\n\n"
+                   + "\n".join(f"- **{g['token']}** {g['prob']:.0%}" for g in guesses)
+                   + f"\n\n(right answer: {answer.lower()})")
+        gpt_md = (f"**GPT** continues `{prompt}` (greedy):\n\n> {prompt} **{said}**"
+                  f"\n\n(right answer: {answer})")
+        return bert_md, gpt_md
+    # Other languages: what the models read and write is English text, shown as code
+    guessed = "\n".join(f"- **`{g['token']}`** {g['prob']:.0%}" for g in guesses)
+    bert_md = say(lang, "intro.bert_answer", masked=masked, guesses=guessed,
+                  answer=answer.lower())
+    gpt_md = say(lang, "intro.gpt_answer", prompt=prompt, said=said, answer=answer)
     return bert_md, gpt_md
 
 
@@ -82,10 +88,12 @@ def build(ctx) -> dict:
         bert_out = gr.Markdown()
         gpt_out = gr.Markdown()
     gr.Markdown(t("intro.closing.md"))
-    go.click(ask_both, [country], [bert_out, gpt_out], api_name="intro_ask")
-    # a deep link (?tab=intro&country=Italy) changes the value after load: answer it too
-    country.change(ask_both, [country], [bert_out, gpt_out], api_visibility="private",
-                   show_progress="hidden")
-    ctx.demo.load(ask_both, [country], [bert_out, gpt_out], api_visibility="private",
+    asked = [country, ctx.own, ctx.lang]
+    go.click(ask_both, asked, [bert_out, gpt_out], api_name="intro_ask")
+    # a deep link (?tab=intro&country=Italy) changes the value after load, and the header
+    # switch the language: answer those too
+    gr.on([country.change, ctx.lang.change], ask_both, asked, [bert_out, gpt_out],
+          api_visibility="private", show_progress="hidden")
+    ctx.demo.load(ask_both, asked, [bert_out, gpt_out], api_visibility="private",
                   show_progress="hidden")
     return {"country": country}

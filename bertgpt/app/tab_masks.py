@@ -8,9 +8,9 @@ import gradio as gr
 
 from ..course import viz
 from ..io.assets import world_tokenizer
-from ..model.masks import KINDS, LEGEND, explain_mask
-from .common import check_known, check_text, friendly, live
-from .i18n import t
+from ..model.masks import KINDS, explain_mask
+from .common import check_known, check_text, friendly, live, viz_words
+from .i18n import say, t
 
 ID = "masks"
 LABEL = t("masks.title")
@@ -19,40 +19,26 @@ MAX_TOKENS = 16  # a 16 x 16 grid is the largest a projector shows legibly
 CHOICES = [(t("masks.kind.bidirectional"), "bidirectional"), (t("masks.kind.causal"), "causal"),
            (t("masks.kind.padding"), "padding"),
            (t("masks.kind.causal_padding"), "causal+padding")]
-NAMES = {v: k for k, v in CHOICES}
+def _name(kind: str, lang: str) -> str:
+    """A mask kind's name as its choice shows it, in `lang`."""
+    return say(lang, f"masks.kind.{kind.replace('+', '_')}")
 DEFAULT_TEXT = "the cat eats fish\nthe dog barks at the cat\nhello"
 DEFAULT_KIND = "causal+padding"
-WHY = {
-    "bidirectional": "BERT's encoder: every token sees every token, left and right. Nothing "
-                     "is hidden — not even padding, which is why a real batch needs the "
-                     "padding mask too.",
-    "causal": "GPT's decoder: a token sees itself and what came before, never the future it "
-              "is trained to predict. The ✗ triangle above the diagonal is the whole "
-              "difference from BERT.",
-    "padding": "BERT on a batch: shorter sentences are filled with [PAD] up to the longest. "
-               "No token may look at a [PAD] column; [PAD] rows still look at real tokens "
-               "(their output is thrown away), which keeps every softmax row finite.",
-    "causal+padding": "GPT on a batch: causal AND padding — the two masks combined with a "
-                      "logical and. A cell is ✓ only if both masks allow it.",
-}
-
-
-def _batch(text: str) -> list[list[str]]:
+def _batch(text: str, lang: str = "en") -> list[list[str]]:
     """Sentences (one per line) -> WordPiece token strings. The masks do not depend on the
     tokenizer, so one (BERT's, lowercase and readable) labels every grid."""
     lines = [line.strip() for line in check_text(text, "sentences box", 2000).splitlines()
              if line.strip()]
     if len(lines) > MAX_SENTENCES:
-        raise gr.Error(f"Give at most {MAX_SENTENCES} sentences (one per line); got "
-                       f"{len(lines)}.")
+        raise gr.Error(say(lang, "masks.err.sentences", most=MAX_SENTENCES, n=len(lines)))
     tok = world_tokenizer("wordpiece")
     check_known(tok, " ".join(lines), "sentences")
     batch = []
     for n, line in enumerate(lines, start=1):
         pieces = [tok.id_to_token(i) for i in tok.encode(line)]
         if len(pieces) > MAX_TOKENS:
-            raise gr.Error(f"Sentence {n} is {len(pieces)} tokens; keep each under "
-                           f"{MAX_TOKENS + 1} so the grid stays readable.")
+            raise gr.Error(say(lang, "masks.err.tokens", k=n, n=len(pieces),
+                               limit=MAX_TOKENS + 1))
         batch.append(pieces)
     return batch
 
@@ -62,7 +48,7 @@ def _padded(batch, T):
 
 
 @friendly
-def masks(text, kind, seed, inspect):
+def masks(text, kind, seed, inspect, lang="en"):
     """Attention masks as grids (True = may attend): bidirectional (BERT), causal (GPT),
     padding, or causal+padding, and one sentence's scores before and after masking.
 
@@ -71,35 +57,37 @@ def masks(text, kind, seed, inspect):
         kind: bidirectional, causal, padding or causal+padding.
         seed: seed of the random scores shown for the inspected sentence.
         inspect: which sentence (line number, from 0) to show scores for.
+        lang: the language of what is written back ("en" or "ko").
     Returns:
         the batch's mask grids, the four kinds side by side, the scores through masking
         and softmax, and an explanation.
     """
     if kind not in KINDS:
-        raise gr.Error(f"Pick a mask kind: one of {', '.join(KINDS)}.")
+        raise gr.Error(say(lang, "masks.err.kind", kinds=", ".join(KINDS)))
     if seed is None or not 0 <= seed < 2**31:
-        raise gr.Error("The seed must be a whole number from 0 to 2147483647.")
-    batch = _batch(text)
+        raise gr.Error(say(lang, "app.err.seed"))
+    batch = _batch(text, lang)
+    words = viz_words(lang)
     lengths = [len(t) for t in batch]
     ex = explain_mask(kind, lengths, seed=int(seed))
     toks = _padded(batch, ex["T"])
     row = min(max(int(inspect), 1), len(batch)) - 1
     grids = viz.mask_grids(
-        ex["allowed"], toks, [f"sentence {i + 1}: {n} tokens" + (
+        ex["allowed"], toks, [say(lang, "masks.panel", k=i + 1, n=n) + (
             f" + {ex['T'] - n} [PAD]" if n < ex["T"] else "") for i, n in enumerate(lengths)],
-        title=f"{NAMES[kind]}: the batch, padded to {ex['T']} tokens")
+        title=say(lang, "masks.grids.title", kind=_name(kind, lang), T=ex["T"]), words=words)
     compare = viz.mask_grids(
         [explain_mask(k, lengths)["allowed"][row] for k in KINDS], [toks[row]] * 4,
-        [NAMES[k].replace(" (", "<br>(") for k in KINDS],
-        title=f"Sentence {row + 1} under all four masks")
+        [_name(k, lang).replace(" (", "<br>(") for k in KINDS],
+        title=say(lang, "masks.compare.title", k=row + 1), words=words)
     scores = viz.score_panels(ex["scores"][row], ex["masked_scores"][row], ex["softmax"][row],
-                              toks[row], title=f"Sentence {row + 1}, {kind}: from scores to "
-                              "attention weights")
-    md = (f"**{NAMES[kind]}.** {WHY[kind]}\n\n*How to read a grid:* {LEGEND}. ✓ = may attend, "
-          "✗ = hidden. In the scores, a hidden cell becomes −∞; softmax turns e^−∞ into "
-          "exactly 0, so the row's weight is shared among the ✓ cells only.")
+                              toks[row], words=words, title=say(
+                                  lang, "masks.scores.title", k=row + 1, kind=_name(kind, lang)))
+    md = say(lang, "masks.explain", kind=_name(kind, lang),
+             why=say(lang, f"masks.why.{kind.replace('+', '_')}"),
+             legend=f"{words['row_title']}, {words['col_title']}")
     if any(ex["empty_rows"]):
-        md += " Some rows may see nothing; their weights are shown as 0 instead of NaN."
+        md += " " + say(lang, "masks.empty_rows")
     return grids, compare, scores, md
 
 
@@ -119,12 +107,12 @@ def build(ctx) -> dict:
     grids = gr.Plot(first[0], label=t("masks.grids"), show_label=False)
     compare = gr.Plot(first[1], label=t("masks.compare"), show_label=False)
     scores = gr.Plot(first[2], label=t("masks.scores"), show_label=False)
-    inputs, shown = [text, kind, seed, inspect], [grids, compare, scores, md]
+    inputs, shown = [text, kind, seed, inspect, ctx.lang], [grids, compare, scores, md]
     # The button asks on purpose: a refusal is a toast. Typing and the settings follow
     # live, so a box on its way to the next text gets a note (common.live).
     gr.on([go.click], masks, inputs, shown, api_name="masks",
           trigger_mode="always_last", show_progress="minimal")
-    gr.on([text.change, kind.change, seed.change, inspect.change],
+    gr.on([text.change, kind.change, seed.change, inspect.change, ctx.lang.change],
           live(masks, shown.index(md), len(shown)), inputs, shown,
           api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     return {"text": text, "kind": kind, "seed": seed, "inspect": inspect}

@@ -13,8 +13,8 @@ from ..course import viz
 from ..io.assets import world_tokenizer
 from ..text.corpus import generate_world, world_documents
 from ..text.mlm import mask_text, mask_tokens
-from .common import PALETTE, check_known, check_text, friendly, get_model, live
-from .i18n import t
+from .common import PALETTE, check_known, check_text, friendly, get_model, live, viz_words
+from .i18n import LANGS, say, t
 
 ID = "mlm"
 LABEL = t("mlm.title")
@@ -23,13 +23,14 @@ MAX_PANELS = 8  # prediction panels drawn; more would not fit a projected screen
 DEFAULT_TEXT = ("Every morning, Anna wakes up early and drinks a cup of tea. The waiter was "
                 "friendly and the service was fast.")
 DEFAULT_SEED = 250  # all three fates on the default text, and BERT gets most of them right
-FATE_COLOURS = {"→ [MASK]": PALETTE["sky"], "→ random": PALETTE["orange"],
-                "→ kept": PALETTE["green"], "masked": PALETTE["sky"],
-                "random": PALETTE["orange"], "kept": PALETTE["green"],
-                "target": PALETTE["purple"]}
-LEGEND = ("Selected tokens carry a label: **→ [MASK]** (80%), **→ random** (10%, a random "
-          "real token), **→ kept** (10%, unchanged). Unlabelled tokens were not selected. "
-          "In the labels row, **−100** means *ignored*: the loss skips that position.")
+# A chip's label is a word of the page's language; the colours of both languages' words
+# sit in one map, so the chips need no new map when the language changes.
+_FATE_COLOUR = {"to_mask": "sky", "to_random": "orange", "to_kept": "green", "masked": "sky",
+                "random": "orange", "kept": "green", "target": "purple"}
+FATE_COLOURS = {say(lang, f"mlm.chip.{key}"): PALETTE[colour] for lang in LANGS
+                for key, colour in _FATE_COLOUR.items()}
+_FATE_KEY = {"[MASK]": "masked", "random": "random", "kept": "kept"}  # mask_text's fates
+_TO = {"masked": "mask", "random": "random", "kept": "kept"}
 
 
 @lru_cache(maxsize=2)
@@ -41,49 +42,49 @@ def _corpus_ids(tok) -> torch.Tensor:
 
 
 @lru_cache(maxsize=64)
-def _rates(tok, seed, prob, mask_rate, random_rate):
+def _rates(tok, seed, prob, mask_rate, random_rate, lang="en"):
     res = mask_tokens(_corpus_ids(tok), mask_id=tok.special_id("mask"),
                       special_ids=tok.special_ids, vocab_size=tok.vocab_size, prob=prob,
                       mask_rate=mask_rate, random_rate=random_rate, seed=seed)
     c = res.counts()
-    names = ("selected (of maskable)", "→ [MASK] (of selected)", "→ random (of selected)",
-             "→ kept (of selected)")
+    names = tuple(say(lang, f"mlm.rate.{k}") for k in ("selected", "masked", "random", "kept"))
     observed = dict(zip(names, (c["selected_rate"], c["masked_share"], c["random_share"],
                                 c["kept_share"])))
     expected = dict(zip(names, (prob, mask_rate, random_rate, 1 - mask_rate - random_rate)))
-    return viz.rate_bars(observed, expected, title=f"Over {c['maskable']:,} maskable tokens "
-                         f"of the world corpus: {c['selected']:,} selected")
+    return viz.rate_bars(observed, expected, words=viz_words(lang), title=say(
+        lang, "mlm.rates.title", maskable=f"{c['maskable']:,}", selected=f"{c['selected']:,}"))
 
 
-def _rows(trace):
+def _rows(trace, lang="en"):
     fate, model_in, labels = [], [], []
+    target = say(lang, "mlm.chip.target")
     for t in trace:
         sel = t["fate"] != "not selected"
-        fate += [(t["original_token"], f"→ {t['fate']}" if sel else None), (" ", None)]
-        model_in += [(t["input_token"], ("masked" if t["fate"] == "[MASK]" else t["fate"])
-                      if sel else None), (" ", None)]
-        labels += [(f"{t['original_token']} ({t['label']})", "target") if sel
+        key = _FATE_KEY.get(t["fate"])
+        fate += [(t["original_token"], say(lang, f"mlm.chip.to_{_TO[key]}") if sel else None),
+                 (" ", None)]
+        model_in += [(t["input_token"], say(lang, f"mlm.chip.{key}") if sel else None),
+                     (" ", None)]
+        labels += [(f"{t['original_token']} ({t['label']})", target) if sel
                    else ("−100", None), (" ", None)]
     return fate[:-1], model_in[:-1], labels[:-1]
 
 
-def _counts_md(c, seed):
-    return (f"**Seed {seed}.** {c['maskable']} tokens could be picked ([CLS] and [SEP] never "
-            f"are); **{c['selected']}** were ({c['selected_rate']:.0%}): {c['masked']} → "
-            f"[MASK], {c['random']} → random, {c['kept']} kept. Only these {c['selected']} "
-            "positions enter the loss. Short texts wander far from 15%: the chart below "
-            "measures the same settings over the whole corpus.")
+def _counts_md(c, seed, lang="en"):
+    return say(lang, "mlm.counts", seed=seed, maskable=c["maskable"], selected=c["selected"],
+               rate=f"{c['selected_rate']:.0%}", masked=c["masked"], random=c["random"],
+               kept=c["kept"])
 
 
-def _settings(text, seed, prob, mask_rate, random_rate):
+def _settings(text, seed, prob, mask_rate, random_rate, lang="en"):
     text = check_text(text, "text", MAX_CHARS)
     if seed is None or not 0 <= seed < 2**31:
-        raise gr.Error("The seed must be a whole number from 0 to 2147483647.")
+        raise gr.Error(say(lang, "app.err.seed"))
     return text, int(seed), float(prob), float(mask_rate), float(random_rate)
 
 
 @friendly
-def mask(text, seed, prob, mask_rate, random_rate):
+def mask(text, seed, prob, mask_rate, random_rate, lang="en"):
     """Mask text as BERT's masked-language-model pre-training does and show each token's
     fate: not selected, [MASK], random token, or kept; the labels are -100 where ignored.
 
@@ -93,23 +94,25 @@ def mask(text, seed, prob, mask_rate, random_rate):
         prob: share of tokens selected for prediction (BERT: 0.15).
         mask_rate: share of selected tokens replaced by [MASK] (BERT: 0.8).
         random_rate: share of selected tokens replaced by a random token (BERT: 0.1).
+        lang: the language of what is written back ("en" or "ko").
     Returns:
         each token's fate, the model's input row, the labels row, counts, expected vs
         measured rates.
     """
     text, seed, prob, mask_rate, random_rate = _settings(text, seed, prob, mask_rate,
-                                                         random_rate)
+                                                         random_rate, lang)
     tok = world_tokenizer("wordpiece")
     check_known(tok, text)
     res = mask_text(text, tok, seed=seed, prob=prob, mask_rate=mask_rate,
                     random_rate=random_rate)
-    fate, model_in, labels = _rows(res["tokens"])
-    return (fate, model_in, labels, _counts_md(res["counts"], seed),
-            _rates(tok, seed, prob, mask_rate, random_rate))
+    lang = lang if lang in LANGS else "en"
+    fate, model_in, labels = _rows(res["tokens"], lang)
+    return (fate, model_in, labels, _counts_md(res["counts"], seed, lang),
+            _rates(tok, seed, prob, mask_rate, random_rate, lang))
 
 
 @torch.no_grad()
-def _predict_panels(loaded, res, top_k):
+def _predict_panels(loaded, res, top_k, lang="en"):
     tok, model = loaded.tokenizer, loaded.model
     picked = [t for t in res["tokens"] if t["label"] is not None]
     if not picked:
@@ -122,9 +125,11 @@ def _predict_panels(loaded, res, top_k):
     for t, p in zip(picked, probs):
         top = torch.topk(p, top_k)
         shown = t["input_token"] if t["fate"] != "[MASK]" else "[MASK]"
+        fate = say(lang, f"mlm.chip.{_FATE_KEY[t['fate']]}") if t["fate"] != "[MASK]" \
+            else "[MASK]"
         panels.append({
-            "title": f"position {t['position']}: '{t['original_token']}' → {t['fate']}"
-                     + (f" ('{shown}')" if t["fate"] == "random" else ""),
+            "title": say(lang, "mlm.panel", position=t["position"], token=t["original_token"],
+                         fate=fate) + (f" ('{shown}')" if t["fate"] == "random" else ""),
             "candidates": [{"token": tok.id_to_token(int(i)), "prob": float(v)}
                            for v, i in zip(top.values, top.indices)],
             "answer": t["original_token"], "answer_prob": float(p[t["label"]]),
@@ -133,36 +138,36 @@ def _predict_panels(loaded, res, top_k):
 
 
 @friendly
-def mask_predict(text, seed, prob, mask_rate, random_rate, top_k, source, own=None):
+def mask_predict(text, seed, prob, mask_rate, random_rate, top_k, source, own=None,
+                 lang="en"):
     """The chosen BERT's top-k guesses at every selected position of the masked input."""
     text, seed, prob, mask_rate, random_rate = _settings(text, seed, prob, mask_rate,
-                                                         random_rate)
+                                                         random_rate, lang)
     loaded = get_model("bert", source, own)
     tok = loaded.tokenizer
     check_known(tok, text)
     res = mask_text(text, tok, seed=seed, prob=prob, mask_rate=mask_rate,
                     random_rate=random_rate, max_tokens=loaded.cfg.block_size)
-    panels = _predict_panels(loaded, res, int(top_k))
+    panels = _predict_panels(loaded, res, int(top_k), lang)
     if not panels:
-        return (viz.empty("No position was selected with this seed: re-roll, or raise the "
-                          "selection rate."), "Nothing to predict.")
+        return (viz.empty(say(lang, "mlm.none_selected")), say(lang, "mlm.nothing"))
     right = sum(p["answer_rank"] == 1 for p in panels)
     more = len([t for t in res["tokens"] if t["label"] is not None]) - len(panels)
-    md = (f"**{right} of {len(panels)}** selected positions have the right token (✓, green) "
-          "as the model's first guess. The model sees the same input row as above: at a "
-          "**random** or **kept** position it must still say what belongs there.")
+    md = say(lang, "mlm.right", right=right, n=len(panels))
     if more > 0:
-        md += f" ({more} more selected position(s) not drawn.)"
-    return viz.prediction_bars(panels, title=f"{source.capitalize()} BERT, top {top_k}"), md
+        md += " " + say(lang, "mlm.more", n=more)
+    which = say(lang, f"mlm.whose.{source}") if source in ("bundled", "own") else source
+    return viz.prediction_bars(panels, words=viz_words(lang), title=say(
+        lang, "mlm.pred_title", source=which, k=int(top_k))), md
 
 
-def _follow(text, seed, prob, mask_rate, random_rate, top_k, source, own=None):
+def _follow(text, seed, prob, mask_rate, random_rate, top_k, source, own=None, lang="en"):
     """Keep the guesses in step with the masking above, so they never describe another
     text or seed; quietly, since the masking event already reports bad input."""
     try:
-        return mask_predict(text, seed, prob, mask_rate, random_rate, top_k, source, own)
+        return mask_predict(text, seed, prob, mask_rate, random_rate, top_k, source, own, lang)
     except gr.Error as e:
-        return viz.empty("Press Predict to see BERT's guesses."), e.message
+        return viz.empty(say(lang, "mlm.press_predict")), e.message
 
 
 def _corpus_sentence(seed):
@@ -189,7 +194,7 @@ def build(ctx) -> dict:
                                 info=t("mlm.random_rate.info"))
     go = gr.Button(t("mlm.go"), variant="primary")
     first = mask(DEFAULT_TEXT, DEFAULT_SEED, 0.15, 0.8, 0.1)
-    gr.Markdown(LEGEND, elem_classes=["token-legend"])
+    gr.Markdown(t("mlm.legend.md"), elem_classes=["token-legend"])
     chips = dict(color_map=FATE_COLOURS, show_legend=False, elem_classes=["tokens"])
     fate = gr.HighlightedText(first[0], label=t("mlm.fate"),
                               **chips)
@@ -215,22 +220,24 @@ def build(ctx) -> dict:
     pred_plot = gr.Plot(first_pred[0], label=t("mlm.pred_plot"),
                         show_label=False)
 
-    inputs = [text, seed, prob, mask_rate, random_rate]
+    inputs = [text, seed, prob, mask_rate, random_rate, ctx.lang]
+    guess_in = inputs[:-1] + [top_k, source, ctx.own, ctx.lang]
     shown = [fate, model_in, labels, counts, rates]
     # The button asks on purpose: a refusal is a toast. Typing and the settings follow
     # live, so a box on its way to the next text gets a note (common.live).
     for triggers, fn, named in (
             ([go.click], mask, dict(api_name="mask")),
-            ([text.change, seed.change, prob.change, mask_rate.change, random_rate.change],
+            ([text.change, seed.change, prob.change, mask_rate.change, random_rate.change,
+              ctx.lang.change],
              live(mask, shown.index(counts), len(shown)), dict(api_visibility="private"))):
         gr.on(triggers, fn, inputs, shown, trigger_mode="always_last",
               show_progress="minimal", **named).success(
-            _follow, inputs + [top_k, source, ctx.own], [pred_plot, pred_md],
+            _follow, guess_in, [pred_plot, pred_md],
             api_visibility="private", show_progress="hidden")
     reroll.click(lambda s: int(s or 0) + 1, seed, seed, api_visibility="private",
                  show_progress="hidden")
     pick.click(_corpus_sentence, seed, text, api_visibility="private", show_progress="hidden")
-    predict.click(mask_predict, inputs + [top_k, source, ctx.own], [pred_plot, pred_md],
+    predict.click(mask_predict, guess_in, [pred_plot, pred_md],
                   api_name="mask_predict")
     return {"text": text, "seed": seed, "prob": prob, "mask_rate": mask_rate,
             "random_rate": random_rate}

@@ -14,8 +14,9 @@ from ..io.assets import world_tokenizer
 from ..text.corpus import split_documents, world_documents
 from ..text.nsp import explain_pairs, make_pairs, pack_pair, pair_stats, seed_bug_expectation
 from ..text.segments import explain_segments
-from .common import PALETTE, check_known, check_text, friendly, get_model, real_choices
-from .i18n import t
+from .common import (PALETTE, check_known, check_text, friendly, get_model, real_choices,
+                     viz_words)
+from .i18n import LANGS, say, t
 
 ID = "nsp"
 LABEL = t("nsp.title")
@@ -26,10 +27,13 @@ N_SHOWN = 6
 DEFAULT_SEED = 4  # the six pairs shown are 3 IsNext, 3 NotNext, one truncated
 DEFAULT_MAX_LEN = 24
 UNITS = [(t("nsp.unit.sentences"), "sentences"), (t("nsp.unit.segments"), "segments")]
-SEG = ("segment 0 = A", "segment 1 = B")
-COLOURS = {SEG[0]: PALETTE["sky"], SEG[1]: PALETTE["orange"], "IsNext": PALETTE["green"],
-           "NotNext": PALETTE["vermillion"], "⚠ mislabeled": PALETTE["purple"],
-           "✂ truncated": PALETTE["yellow"], "⧉ B = A": PALETTE["grey"]}
+_CHIP_COLOUR = {"seg0": "sky", "seg1": "orange", "mislabeled": "purple",
+                "truncated": "yellow", "degenerate": "grey"}
+# The chips' labels in every language share one colour map (IsNext and NotNext are the
+# label names of BERT's code and of `transformers`: the same in every language).
+COLOURS = {"IsNext": PALETTE["green"], "NotNext": PALETTE["vermillion"],
+           **{say(lang, f"nsp.chip.{key}"): PALETTE[colour] for lang in LANGS
+              for key, colour in _CHIP_COLOUR.items()}}
 EXAMPLE_DOCS = ("Anna is a teacher who lives in Paris. Every morning, she drinks a cup of tea. "
                 "Then she walks to the school.\n\nA cow is an animal that lives on a farm. "
                 "The cow eats grass. Ben likes to watch the cow.\n\nI watched the film "
@@ -43,72 +47,89 @@ def _world_docs() -> tuple:
     return tuple(tuple(d.sentences) for d in world_documents(seed=0, n_docs=200))
 
 
-def _documents(source: str, documents: str):
+def _documents(source: str, documents: str, lang: str = "en"):
     if source == SOURCES[0]:
         return [list(d) for d in _world_docs()]
     if source != SOURCES[1]:
-        raise gr.Error(f"Pick the source: one of {', '.join(SOURCES)}.")
+        raise gr.Error(say(lang, "nsp.err.source", choices=", ".join(SOURCES)))
     text = check_text(documents, "documents box", MAX_DOC_CHARS)
     check_known(world_tokenizer("wordpiece"), text, "documents text")
     return split_documents(text)
 
 
-def _pair_chips(k: int, p: dict) -> list[tuple[str, str | None]]:
+def _span(lang: str, sentences) -> str:
+    start, stop = sentences
+    return (say(lang, "nsp.why.sentence", n=start) if stop - start == 1
+            else say(lang, "nsp.why.sentences", first=start, last=stop - 1))
+
+
+def _why(p: dict, lang: str) -> str:
+    """Why the pair has its label: the core's English sentence, or the same facts in
+    `lang` (the core writes English only; the pair carries the facts)."""
+    if lang == "en":
+        return p["why"]
+    if "a_sentences" in p:  # packed segments
+        a, b = _span(lang, p["a_sentences"]), _span(lang, p["b_sentences"])
+        if p["is_next"]:
+            return say(lang, "nsp.why.seg_next", a=a, b=b, doc=p["a_doc"])
+        return say(lang, "nsp.why.seg_not", a=a, b=b, doc=p["a_doc"], other=p["b_doc"])
+    if p["is_next"]:
+        return say(lang, "nsp.why.next", doc=p["a_doc"])
+    if p["b_doc"] != p["a_doc"]:
+        return say(lang, "nsp.why.other", n=p["b_idx"], doc=p["b_doc"])
+    if p["b_idx"] == p["a_idx"] + 1:
+        return say(lang, "nsp.why.mislabeled")
+    if p["b_idx"] == p["a_idx"]:
+        return say(lang, "nsp.why.copy")
+    return say(lang, "nsp.why.same", n=p["b_idx"])
+
+
+def _pair_chips(k: int, p: dict, lang: str = "en") -> list[tuple[str, str | None]]:
     seg0 = " ".join(t for t, s in zip(p["tokens"], p["segment_ids"]) if s == 0)
     seg1 = " ".join(t for t, s in zip(p["tokens"], p["segment_ids"]) if s == 1)
-    label = ("⚠ mislabeled" if p["mislabeled"] else "⧉ B = A" if p.get("degenerate")
-             else p["label"])
-    chips = [(f"Pair {k}: ", None), (p["why"], label), ("\n", None),
-             (seg0, SEG[0]), (" ", None), (seg1, SEG[1])]
+    label = (say(lang, "nsp.chip.mislabeled") if p["mislabeled"]
+             else say(lang, "nsp.chip.degenerate") if p.get("degenerate") else p["label"])
+    chips = [(say(lang, "nsp.pair", k=k), None), (_why(p, lang), label), ("\n", None),
+             (seg0, say(lang, "nsp.chip.seg0")), (" ", None), (seg1, say(lang, "nsp.chip.seg1"))]
     if p["truncated"]:
-        where = (f" (front {p['cut_front']}, back {p['cut_back']}: random ends, as "
-                 "pre-training does)" if p.get("cut_front") else "")
-        chips += [(" ", None), (f"{p['truncated']} token(s) cut to fit {p['max_len']}{where}",
-                                "✂ truncated")]
+        where = (" " + say(lang, "nsp.cut_where", front=p["cut_front"], back=p["cut_back"])
+                 if p.get("cut_front") else "")
+        chips += [(" ", None), (say(lang, "nsp.cut", n=p["truncated"], max_len=p["max_len"])
+                                + where, say(lang, "nsp.chip.truncated"))]
     return chips + [("\n\n", None)]
 
 
-def _stats_md(st: dict, bug: bool, other: dict, expected: dict) -> str:
-    md = (f"**{st['n']:,} pairs** from this corpus: **{st['is_next']:,} IsNext "
-          f"({st['is_next_share']:.1%})** and **{st['not_next']:,} NotNext** — BERT's 50/50 "
-          "coin per sentence. ")
+def _stats_md(st: dict, bug: bool, other: dict, expected: dict, lang: str = "en") -> str:
+    md = say(lang, "nsp.stats", n=f"{st['n']:,}", is_next=f"{st['is_next']:,}",
+             share=f"{st['is_next_share']:.1%}", not_next=f"{st['not_next']:,}") + " "
     if bug:
-        md += (f"With the seed article's sampling every NotNext partner comes from A's own "
-               f"document. **{st['mislabeled']:,} pairs ({st['mislabeled_share']:.1%}) are "
-               "mislabeled**: labelled NotNext although B *is* the next sentence (expected "
-               f"≈ {expected['mislabeled']:.0f}: 1/(2n) of the pairs of a document of n "
-               f"sentences). Another **{st['degenerate']:,} ({st['degenerate_share']:.1%}) "
-               "are (A, A)**: NotNext is right, but B is a copy of A, a negative any model "
-               f"spots by comparing (expected ≈ {expected['degenerate']:.0f}, also 1/(2n)).")
+        md += say(lang, "nsp.stats.bug", mislabeled=f"{st['mislabeled']:,}",
+                  mislabeled_share=f"{st['mislabeled_share']:.1%}",
+                  expected_mislabeled=f"{expected['mislabeled']:.0f}",
+                  degenerate=f"{st['degenerate']:,}",
+                  degenerate_share=f"{st['degenerate_share']:.1%}",
+                  expected_degenerate=f"{expected['degenerate']:.0f}")
     else:
-        md += (f"Every NotNext partner comes from another document ({st['same_document']} from "
-               f"the same one), so no label is wrong. The seed article's same-document "
-               f"sampling would mislabel **{other['mislabeled']:,}** "
-               f"({other['mislabeled_share']:.1%}) of the same pairs (B really next, labelled "
-               f"NotNext) and pair **{other['degenerate']:,}** sentences with themselves: "
-               "tick the box to see them.")
-    return md + ("\n\nLabels: 0 = IsNext, 1 = NotNext (as `transformers`; the article uses "
-                 "1 = IsNext).")
+        md += say(lang, "nsp.stats.clean", same=st["same_document"],
+                  mislabeled=f"{other['mislabeled']:,}",
+                  mislabeled_share=f"{other['mislabeled_share']:.1%}",
+                  degenerate=f"{other['degenerate']:,}")
+    return md + "\n\n" + say(lang, "nsp.labels_note")
 
 
-def _segments_md(st: dict, max_len: int) -> str:
-    return (f"**{st['n']:,} instances** from this corpus, packed as google-research/bert's "
-            f"`create_pretraining_data.py` does: **{st['is_next']:,} IsNext "
-            f"({st['is_next_share']:.1%})** and **{st['not_next']:,} NotNext**. A segment "
-            f"holds **{st['sentences_per_segment']:.1f} sentences** on average "
-            f"({st['multi_sentence_segments']:,} segments have more than one), and an "
-            f"instance fills {st['tokens_per_instance']:.1f} of the {max_len} positions. "
-            f"{st['short_target']:,} instances come from documents that drew a shorter "
-            f"target (10% of documents); {st['truncated']:,} were cut to fit, from random "
-            "ends. IsNext falls below 50%: a chunk of one sentence can only become "
-            "NotNext, and a NotNext instance uses only A's sentences (the rest of the chunk "
-            "starts the next one). NotNext segments always come from another document, so the seed "
-            "article's checkbox does not apply here.\n\nLabels: 0 = IsNext, 1 = NotNext "
-            "(as `transformers`; the article uses 1 = IsNext).")
+def _segments_md(st: dict, max_len: int, lang: str = "en") -> str:
+    return say(lang, "nsp.segments", n=f"{st['n']:,}", is_next=f"{st['is_next']:,}",
+               share=f"{st['is_next_share']:.1%}", not_next=f"{st['not_next']:,}",
+               per_segment=f"{st['sentences_per_segment']:.1f}",
+               multi=f"{st['multi_sentence_segments']:,}",
+               per_instance=f"{st['tokens_per_instance']:.1f}", max_len=max_len,
+               short=f"{st['short_target']:,}", truncated=f"{st['truncated']:,}") \
+        + "\n\n" + say(lang, "nsp.labels_note")
 
 
 @friendly
-def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sentences"):
+def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sentences",
+          lang="en"):
     """Build BERT's next-sentence-prediction pairs, IsNext or NotNext, from the world
     corpus or your documents, as BERT does (packed segments) or one sentence a side.
 
@@ -122,15 +143,17 @@ def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sente
         show: which pair's packed input to show, from 1.
         unit: sentences (one sentence a side) or segments (BERT's way: contiguous
             sentences packed up to max_len, split at a random point).
+        lang: the language of what is written back ("en" or "ko").
     Returns:
         the pairs with their labels and why, the counts, the IsNext/NotNext balance, and
         one pair's packed input with segment ids.
     """
     if seed is None or not 0 <= seed < 2**31:
-        raise gr.Error("The seed must be a whole number from 0 to 2147483647.")
+        raise gr.Error(say(lang, "app.err.seed"))
     if unit not in [v for _, v in UNITS]:
-        raise gr.Error(f"Pick what a pair is made of: one of {', '.join(v for _, v in UNITS)}.")
-    docs = _documents(source, documents)
+        raise gr.Error(say(lang, "nsp.err.unit", choices=", ".join(v for _, v in UNITS)))
+    lang = lang if lang in LANGS else "en"
+    docs = _documents(source, documents, lang)
     tok = world_tokenizer("wordpiece")
     segments = unit == "segments"
     bug = bool(same_document_bug) and not segments
@@ -140,29 +163,30 @@ def pairs(source, documents, seed, max_len, same_document_bug, show, unit="sente
     st = ex["stats"]
     chips = []
     for k, p in enumerate(ex["pairs"], start=1):
-        chips += _pair_chips(k, {**p, "max_len": int(max_len)})
-    counts = {"IsNext": st["is_next"], "NotNext": st["not_next"], "mislabeled": st["mislabeled"]}
+        chips += _pair_chips(k, {**p, "max_len": int(max_len)}, lang)
+    wrong = say(lang, "nsp.bar.mislabeled")
+    counts = {"IsNext": st["is_next"], "NotNext": st["not_next"], wrong: st["mislabeled"]}
     colours = {"IsNext": PALETTE["green"], "NotNext": PALETTE["vermillion"],
-               "mislabeled": PALETTE["purple"], "B = A": PALETTE["grey"]}
+               wrong: PALETTE["purple"], "B = A": PALETTE["grey"]}
     if segments:
-        md = _segments_md(st, int(max_len))
+        md = _segments_md(st, int(max_len), lang)
     else:
         other = st if bug else pair_stats(make_pairs(docs, seed=int(seed),
                                                      same_document_bug=True))
-        md = _stats_md(st, bug, other, ex["expected"] or seed_bug_expectation(docs))
+        md = _stats_md(st, bug, other, ex["expected"] or seed_bug_expectation(docs), lang)
         if bug:
             counts["B = A"] = st["degenerate"]
-    balance = viz.count_bars(counts, colours, title="Labels over every pair of the corpus")
+    balance = viz.count_bars(counts, colours, title=say(lang, "nsp.balance.title"))
     k = min(max(int(show), 1), len(ex["pairs"]))
     p = ex["pairs"][k - 1]
-    strip = viz.embedding_strip(p["tokens"], p["segment_ids"], title=(
-        f"Pair {k} as BERT reads it: token + segment + position embeddings ({p['label']})"))
+    strip = viz.embedding_strip(p["tokens"], p["segment_ids"], words=viz_words(lang),
+                                title=say(lang, "nsp.strip.title", k=k, label=p["label"]))
     return chips[:-1], md, balance, strip
 
 
 @torch.no_grad()
 @friendly
-def nsp_predict(sentence_a, sentence_b, source, own=None):
+def nsp_predict(sentence_a, sentence_b, source, own=None, lang="en"):
     """The chosen BERT's probability that B really follows A."""
     a = check_text(sentence_a, "sentence A", MAX_SENTENCE_CHARS)
     b = check_text(sentence_b, "sentence B", MAX_SENTENCE_CHARS)
@@ -174,15 +198,13 @@ def nsp_predict(sentence_a, sentence_b, source, own=None):
     out = loaded.model(torch.tensor([packed.input_ids]), torch.tensor([packed.segment_ids]))
     p_next, p_not = out.nsp_logits[0].float().softmax(-1).tolist()  # index 0 = IsNext
     tokens = [tok.id_to_token(i) for i in packed.input_ids]
-    md = (f"BERT read {len(tokens)} tokens: `{' '.join(tokens)}`, segment ids "
-          f"`{''.join(map(str, packed.segment_ids))}`. It answers from the pooled [CLS] "
-          "vector (dense + tanh), then a 2-way classifier.")
+    md = say(lang, "nsp.read", n=len(tokens), tokens=" ".join(tokens),
+             segments="".join(map(str, packed.segment_ids)))
     if packed.truncated:
-        md += f" {packed.truncated} token(s) were cut to fit {loaded.cfg.block_size}."
+        md += " " + say(lang, "nsp.read.cut", n=packed.truncated, limit=loaded.cfg.block_size)
     if "nsp.weight" in (loaded.record or {}).get("fresh_heads", []):
-        md += (" **This checkpoint was saved without its NSP head: the classifier is freshly "
-               "initialised, so the answer is a coin toss.**")
-    return {"IsNext: B follows A": p_next, "NotNext: B is from elsewhere": p_not}, md
+        md += " " + say(lang, "nsp.read.fresh")
+    return {say(lang, "nsp.verdict.next"): p_next, say(lang, "nsp.verdict.not"): p_not}, md
 
 
 def build(ctx) -> dict:
@@ -234,10 +256,13 @@ def build(ctx) -> dict:
     source.change(lambda s: gr.Textbox(visible=s == SOURCES[1]), source, documents,
                   api_visibility="private", show_progress="hidden")
     gr.on([go.click, source.change, seed.change, max_len.change, bug.change, show.change,
-           documents.submit, unit.change], pairs, [source, documents, seed, max_len, bug, show,
-                                                   unit],
+           documents.submit, unit.change, ctx.lang.change], pairs,
+          [source, documents, seed, max_len, bug, show, unit, ctx.lang],
           [shown, stats, balance, strip], api_name="pairs", trigger_mode="always_last",
           show_progress="minimal")
-    gr.on([ask.click, sent_a.submit, sent_b.submit], nsp_predict,
-          [sent_a, sent_b, model_src, ctx.own], [verdict, packed], api_name="nsp_predict")
+    asked = [sent_a, sent_b, model_src, ctx.own, ctx.lang]
+    gr.on([ask.click, sent_a.submit, sent_b.submit], nsp_predict, asked, [verdict, packed],
+          api_name="nsp_predict")
+    ctx.lang.change(nsp_predict, asked, [verdict, packed], api_visibility="private",
+                    show_progress="hidden")
     return {"source": source, "seed": seed, "max_len": max_len, "bug": bug, "unit": unit}

@@ -14,8 +14,8 @@ import gradio as gr
 from ..course import viz
 from ..model.config import PRESETS, ModelConfig
 from ..model.build import count_params
-from .common import friendly, live
-from .i18n import t
+from .common import friendly, live, viz_words
+from .i18n import LANGS, say, t
 
 ID = "sizes"
 LABEL = t("sizes.title")
@@ -23,31 +23,9 @@ CUSTOM = "custom"
 DEFAULT_PRESET = "bert-base"
 WIDTH_STEP, WIDTH_MAX = 16, 16384  # the width slider: every preset's width is on it
 
-COMPARISON = """
-| | **BERT** (Devlin et al. 2018) | **GPT** (Radford et al. 2018, 2019; Brown et al. 2020) |
-|---|---|---|
-| Transformer part | **encoder** stack | **decoder** stack (no cross-attention) |
-| Attention | **bidirectional**: every token sees the whole input | **causal**: a token sees only what came before |
-| Pre-training objective | **MLM** (predict 15% of tokens, 80/10/10) + **NSP** | **next-token prediction** (language modelling) |
-| Input | `[CLS] A [SEP] B [SEP]`; token + segment + position embeddings | running text; token + position embeddings |
-| Output | a vector per token, and a pooled `[CLS]` vector | a probability for every possible next token |
-| Strong at | understanding given text: classification, entity tagging, extractive QA, search | producing text: continuation, dialogue, few-shot prompting |
-| Weak at | generating text left to right | using the right-hand context of a token |
-| Use it when | you label or extract from text and can fine-tune a small model | you want text out, or one model for many tasks via prompts |
-| Published sizes | Base 110M; Large ≈ 335M (the paper rounds to 340M) | GPT-2 124M – 1.5B; GPT-3 175B with a **2048**-token context |
-
-**Where the seed article is off:** it says GPT-3's context grew to 4096 tokens; the GPT-3
-paper (Table 2.1) gives **2048**. It gives BERT-Large as 340M; the released checkpoint
-counts about **335M** — count it below.
-"""
-FIX_NOTES = {
-    "gpt3-175b": "GPT-3's context is **2048** tokens (GPT-3 paper, Table 2.1), not the "
-                 "4096 the seed article states.",
-    "bert-large": "The BERT paper rounds BERT-Large to 340M; what is really there is about "
-                  "**335M** (pooler included, pre-training heads excluded).",
-    "gpt2": "The GPT-2 paper lists 117M for its smallest model; the released `gpt2` "
-            "checkpoint has 124M, which is what is counted here.",
-}
+# The presets whose published figures the seed article gets wrong: a note each
+# (sizes.fix.<preset>), shown under the count.
+FIX_NOTES = ("gpt3-175b", "bert-large", "gpt2")
 
 
 @lru_cache(maxsize=64)
@@ -55,17 +33,17 @@ def _count(cfg: ModelConfig | str) -> dict:
     return count_params(cfg)  # a preset name or a frozen (hashable) config
 
 
-def _config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
+def _config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size, lang="en"):
     if preset in PRESETS:
         return preset
     if preset != CUSTOM:
-        raise gr.Error(f"Unknown preset {preset!r}: pick one from the list, or 'custom'.")
+        raise gr.Error(say(lang, "sizes.err.preset", preset=repr(preset)))
     values = dict(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
                   block_size=block_size)
     if any(v is None for v in values.values()):
-        raise gr.Error("Fill in every size (vocabulary, layers, heads, width, context).")
+        raise gr.Error(say(lang, "sizes.err.fill"))
     if arch not in ("bert", "gpt"):
-        raise gr.Error("Pick the architecture: 'bert' or 'gpt'.")
+        raise gr.Error(say(lang, "sizes.err.arch"))
     n_head, n_embd = int(n_head), int(n_embd)
     if n_head > 0 and n_embd % n_head:
         # ModelConfig's own hint may name a width the slider cannot take (it moves in
@@ -73,10 +51,9 @@ def _config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
         unit = math.lcm(n_head, WIDTH_STEP)
         fits = [w for w in (n_embd // unit * unit, (n_embd // unit + 1) * unit)
                 if WIDTH_STEP <= w <= WIDTH_MAX]
-        hint = (f"try width {min(fits, key=lambda w: abs(w - n_embd))}" if fits
-                else "pick fewer heads")
-        raise gr.Error(f"The width {n_embd} is not divisible by {n_head} heads (each head "
-                       f"gets an equal slice of it): {hint}.")
+        hint = (say(lang, "sizes.hint.width", width=min(fits, key=lambda w: abs(w - n_embd)))
+                if fits else say(lang, "sizes.hint.heads"))
+        raise gr.Error(say(lang, "sizes.err.divisible", width=n_embd, heads=n_head, hint=hint))
     return ModelConfig(arch, **{k: int(v) for k, v in values.items()})
 
 
@@ -84,32 +61,32 @@ def _bytes(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB"
 
 
-def _summary(c: dict) -> str:
+def _summary(c: dict, lang: str = "en") -> str:
     cfg = c["config"]
-    name = c.get("preset", "Your model")
-    md = (f"**{name}** ({cfg['arch'].upper()}): {cfg['n_layer']} layers × width "
-          f"{cfg['n_embd']}, {cfg['n_head']} heads of {cfg['n_embd'] // cfg['n_head']}, "
-          f"context {cfg['block_size']:,}, vocabulary {cfg['vocab_size']:,}.\n\n"
-          f"**{c['total']:,} parameters** in all ({viz.human_count(c['total'])}).")
+    name = c.get("preset") or say(lang, "sizes.your_model")
+    md = say(lang, "sizes.sum.shape", name=name, arch=cfg["arch"].upper(),
+             layers=cfg["n_layer"], width=cfg["n_embd"], heads=cfg["n_head"],
+             head_size=cfg["n_embd"] // cfg["n_head"], context=f"{cfg['block_size']:,}",
+             vocab=f"{cfg['vocab_size']:,}", total=f"{c['total']:,}",
+             short=viz.human_count(c["total"]))
     if cfg["arch"] == "bert":
-        md += (f" Without the pre-training heads, as the papers count: "
-               f"**{c['published_total']:,}**.")
+        md += " " + say(lang, "sizes.sum.no_heads", n=f"{c['published_total']:,}")
     if c.get("published"):
-        md += (f"\n\nPublished: **{viz.human_count(c['published'])}** ({c['source']}). "
-               f"Computed here: {viz.human_count(c['published_total'])}, "
-               f"{c['relative_error']:+.1%} from the published figure.")
-    md += (f"\n\nThe weights alone take {_bytes(c['total'] * 4)} in fp32, "
-           f"{_bytes(c['total'] * 2)} in bf16. Training with Adam in mixed precision needs "
-           f"about 16 bytes a parameter, {_bytes(c['total'] * 16)}: bf16 weights and "
-           "gradients, plus fp32 master weights and Adam's two moments (ZeRO paper, §3.1), "
-           "before any activations.")
+        # the core's words in English; the strings data has them in other languages
+        source = c["source"] if lang == "en" or not c.get("preset") else \
+            say(lang, f"sizes.source.{c['preset'].replace('-', '_')}")
+        md += "\n\n" + say(lang, "sizes.sum.published", published=viz.human_count(
+            c["published"]), source=source, computed=viz.human_count(c["published_total"]),
+            error=f"{c['relative_error']:+.1%}")
+    md += "\n\n" + say(lang, "sizes.sum.memory", fp32=_bytes(c["total"] * 4),
+                        bf16=_bytes(c["total"] * 2), adam=_bytes(c["total"] * 16))
     if c.get("preset") in FIX_NOTES:
-        md += "\n\n⚠ " + FIX_NOTES[c["preset"]]
+        md += "\n\n⚠ " + say(lang, f"sizes.fix.{c['preset'].replace('-', '_')}")
     return md
 
 
 @friendly
-def params(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
+def params(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size, lang="en"):
     """Count a model's parameters by part (embeddings, attention, MLP, LayerNorm, heads),
     for a named preset or a custom configuration.
 
@@ -121,12 +98,16 @@ def params(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size):
         n_head: attention heads (custom; must divide n_embd).
         n_embd: width (custom).
         block_size: longest input in tokens (custom).
+        lang: the language of what is written back ("en" or "ko").
     Returns:
         a summary with the published count where there is one, and a breakdown chart.
     """
-    c = _count(_config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size))
-    title = f"{c.get('preset', 'Your model')}: {viz.human_count(c['total'])} parameters, by part"
-    return _summary(c), viz.param_breakdown(c["parts"], title=title)
+    lang = lang if lang in LANGS else "en"
+    c = _count(_config(preset, arch, vocab_size, n_layer, n_head, n_embd, block_size, lang))
+    title = say(lang, "sizes.breakdown.title", name=c.get("preset") or say(
+        lang, "sizes.your_model"), n=viz.human_count(c["total"]))
+    return _summary(c, lang), viz.param_breakdown(c["parts"], title=title,
+                                                  words=viz_words(lang))
 
 
 def preset_table() -> list[list]:
@@ -140,9 +121,22 @@ def preset_table() -> list[list]:
     return rows
 
 
-def preset_shares():
+def headers(lang: str = "en") -> list[str]:
+    """The preset table's column names."""
+    return [say(lang, f"sizes.col.{key}") for key in
+            ("preset", "layers", "width", "heads", "context", "vocab", "computed", "published",
+             "difference")]
+
+
+def preset_shares(lang: str = "en"):
     return viz.param_shares([(n, _count(n)["parts"]) for n in PRESETS],
-                            title="Share of parameters by part, preset by preset")
+                            title=say(lang, "sizes.shares.title"), words=viz_words(lang))
+
+
+def presets(lang: str = "en"):
+    """The table of every preset and the chart of their shares, in `lang`."""
+    import pandas as pd  # a value that brings its column names along
+    return pd.DataFrame(preset_table(), columns=headers(lang)), preset_shares(lang)
 
 
 def _warm():
@@ -160,7 +154,7 @@ def _fill(preset):
 
 def build(ctx) -> dict:
     gr.Markdown(t("sizes.side_by_side.md"))
-    gr.Markdown(COMPARISON)
+    gr.Markdown(t("sizes.comparison.md"))
     gr.Markdown(t("sizes.params_heading.md"))
     cfg = PRESETS[DEFAULT_PRESET][0]
     with gr.Row():
@@ -178,30 +172,29 @@ def build(ctx) -> dict:
                           label=t("sizes.width"))
         context = gr.Number(cfg.block_size, label=t("sizes.context"), precision=0, minimum=1,
                             maximum=131_072)
-    summary = gr.Markdown("*Counting…*")
+    summary = gr.Markdown("…")  # filled on load, in the page's language
     breakdown = gr.Plot(label=t("sizes.breakdown"), show_label=False)
-    table = gr.Dataframe(headers=["preset", "layers", "width", "heads", "context", "vocab",
-                                  "computed", "published", "difference"],
+    table = gr.Dataframe(headers=headers(),
                          label=t("sizes.table"), interactive=False,
                          wrap=True,  # px widths: a phone scrolls the table, words stay whole
                          column_widths=["130px"] + ["80px"] * 5 + ["130px"] * 3)
-    gr.Markdown("In small models the **embeddings** are a large share (a 2,000-word "
-                "vocabulary × 128 dimensions is about a quarter of a mini; GPT-2 small's "
-                "50,257 × 768 nearly a third); in big ones the blocks dominate, about 12 × "
-                "width² parameters a layer: 2/3 **MLP**, 1/3 **attention**.")
+    gr.Markdown(t("sizes.shares_note.md"))
     shares = gr.Plot(label=t("sizes.shares"), show_label=False)
     # Counting stays off the start-up path: the first count imports torch._dynamo
     # (seconds) and GPT-3 alone takes ~0.7 s. A thread warms the cache while the server
     # starts; each page load then fills these in from the cache.
     threading.Thread(target=_warm, daemon=False).start()  # not daemon: exit waits, no abort
     sizes = [arch, vocab, layers, heads, width, context]
+    counted = [preset] + sizes + [ctx.lang]
     # .then reads the preset as it is by then, so a deep link's preset is the one counted.
-    ctx.demo.load(lambda: (preset_table(), preset_shares()), None, [table, shares],
+    ctx.demo.load(presets, ctx.lang, [table, shares],
                   api_visibility="private", show_progress="minimal").then(
-        params, [preset] + sizes, [summary, breakdown], api_name="params_on_load",
+        params, counted, [summary, breakdown], api_name="params_on_load",
         api_visibility="private", show_progress="minimal")
+    ctx.lang.change(presets, ctx.lang, [table, shares], api_name="preset_table",
+                    show_progress="hidden")
     preset.change(_fill, preset, sizes, api_visibility="private", show_progress="hidden")
-    gr.on([go.click, preset.change], params, [preset] + sizes, [summary, breakdown],
+    gr.on([go.click, preset.change, ctx.lang.change], params, counted, [summary, breakdown],
           api_name="params", show_progress="minimal")
     # Editing a size by hand switches to "custom" and counts at once. A dragged slider
     # passes through sizes that do not fit (heads that do not divide the width) on its
@@ -211,8 +204,9 @@ def build(ctx) -> dict:
     shown = [preset, summary, breakdown]
     gr.on([w.input for w in (arch, layers, heads, width)],
           live(custom, shown.index(summary), len(shown)),
-          sizes, shown, api_visibility="private", trigger_mode="always_last",
+          sizes + [ctx.lang], shown, api_visibility="private", trigger_mode="always_last",
           show_progress="minimal")
-    gr.on([vocab.submit, context.submit], custom, sizes, shown, api_visibility="private",
+    gr.on([vocab.submit, context.submit], custom, sizes + [ctx.lang], shown,
+          api_visibility="private",
           trigger_mode="always_last", show_progress="minimal")
     return {"preset": preset}

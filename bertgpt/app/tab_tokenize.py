@@ -9,9 +9,9 @@ from __future__ import annotations
 import gradio as gr
 
 from ..io.assets import world_tokenizer
-from ..text.tokenizer import SPECIAL_MEANINGS, bpe_merges, explain, piece_display
+from ..text.tokenizer import bpe_merges, explain, piece_display
 from .common import PALETTE, check_text, friendly, live
-from .i18n import t
+from .i18n import say, t
 
 ID = "tokenize"
 LABEL = t("tokenize.title")
@@ -25,19 +25,10 @@ KIND_COLOURS = {"word start": PALETTE["sky"], "continuation": PALETTE["orange"],
                 "[UNK]: lost": PALETTE["vermillion"], "raw byte": PALETTE["purple"],
                 "special": PALETTE["grey"]}
 
-LEGEND = ("**How to read the chips.** Each chip is one token; the small number is its id. "
-          "Colour = kind, and the spelling says the same thing: "
-          f"<span style='background:{PALETTE['sky']}55;padding:0 4px'>word start</span> · "
-          f"<span style='background:{PALETTE['orange']}55;padding:0 4px'>continuation "
-          "(`##…` in WordPiece; no leading `␣` in BPE)</span> · "
-          f"<span style='background:{PALETTE['vermillion']}55;padding:0 4px'>`[UNK]`: "
-          "information lost</span> · "
-          f"<span style='background:{PALETTE['purple']}55;padding:0 4px'>`<0xF0>`: one raw "
-          "byte of a character the BPE vocabulary has no piece for</span>")
-
-MEANINGS = "\n".join(f"- `{k}` — {v}" for k, v in SPECIAL_MEANINGS.items()
-                     if k in ("[UNK]", "##", "Ġ", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>")
-                     ) + "\n- `␣` — how this app draws the space that `Ġ` stands for."
+def legend():
+    """How to read the chips: a Msg, so the header switch shows it in either language."""
+    return t("tokenize.legend.md", sky=PALETTE["sky"], orange=PALETTE["orange"],
+             vermillion=PALETTE["vermillion"], purple=PALETTE["purple"])
 
 
 def _kind(tok, piece: str, display: str, cont: bool) -> str:
@@ -73,7 +64,7 @@ def _is_hangul(ch: str) -> bool:
     return "\uac00" <= ch <= "\ud7a3"  # the precomposed syllables 가 ... 힣
 
 
-def bytes_line(text: str, n_bpe_tokens: int) -> str:
+def bytes_line(text: str, n_bpe_tokens: int, lang: str = "en") -> str:
     """The non-ASCII characters of `text` with their UTF-8 bytes, the alphabet byte-level
     BPE starts from ("" for pure ASCII, where every character is one byte)."""
     chars = list(dict.fromkeys(c for c in text if ord(c) > 127 and not c.isspace()))
@@ -82,58 +73,58 @@ def bytes_line(text: str, n_bpe_tokens: int) -> str:
     shown = " · ".join(f"`{c}` {' '.join(f'{b:02X}' for b in c.encode())}"
                        for c in chars[:BYTES_SHOWN])
     if len(chars) > BYTES_SHOWN:
-        shown += f" · … {len(chars) - BYTES_SHOWN} more"
-    line = (f"**UTF-8 bytes, BPE's alphabet.** The text is {len(text):,} characters and "
-            f"{len(text.encode()):,} bytes; byte-level BPE made {n_bpe_tokens:,} tokens of it. "
-            f"Per character: {shown}.")
+        shown += " · " + say(lang, "tokenize.bytes.more", n=len(chars) - BYTES_SHOWN)
+    line = say(lang, "tokenize.bytes", chars=f"{len(text):,}", bytes=f"{len(text.encode()):,}",
+               tokens=f"{n_bpe_tokens:,}", shown=shown)
     if any(_is_hangul(c) for c in chars):
-        line += (" A Hangul syllable is 3 bytes: unless a learned merge joins them, it costs "
-                 "3 tokens, one per byte. This BPE learned its merges from English text only.")
+        line += " " + say(lang, "tokenize.bytes.hangul")
     return line
 
 
-def _summary(wp, bpe, ex_wp, ex_bpe, vocab: int, text: str = "") -> str:
+def _summary(wp, bpe, ex_wp, ex_bpe, vocab: int, text: str = "", lang: str = "en") -> str:
     def row(name, f):
         return f"| {name} | {f(wp, ex_wp)} | {f(bpe, ex_bpe)} |"
     lines = [
-        "| | WordPiece (BERT) | byte-level BPE (GPT-2) |", "|---|---|---|",
-        row("tokens", lambda t, e: f"**{e['n_tokens']}**"),
-        row("characters per token", lambda t, e: f"{e['n_chars'] / max(e['n_tokens'], 1):.2f}"),
-        row("`[UNK]` (lost)", lambda t, e: f"{e['unk_count']}"),
-        row("vocabulary", lambda t, e: f"{t.vocab_size:,} learned (asked for {vocab:,})"),
+        say(lang, "tokenize.sum.head"), "|---|---|---|",
+        row(say(lang, "tokenize.sum.tokens"), lambda t, e: f"**{e['n_tokens']}**"),
+        row(say(lang, "tokenize.sum.per_token"),
+            lambda t, e: f"{e['n_chars'] / max(e['n_tokens'], 1):.2f}"),
+        row(say(lang, "tokenize.sum.unk"), lambda t, e: f"{e['unk_count']}"),
+        row(say(lang, "tokenize.sum.vocab"), lambda t, e: say(lang, "tokenize.sum.learned",
+                                                   n=f"{t.vocab_size:,}", asked=f"{vocab:,}")),
     ]
     notes = []
     if ex_wp["unk_count"]:
-        notes.append(f"WordPiece replaced {ex_wp['unk_count']} piece(s) with `[UNK]`: its "
-                     "vocabulary was learned from English text, so it cannot spell the rest "
-                     "and that information is gone. Byte-level BPE never says `[UNK]`: it "
-                     "falls back to raw bytes (`<0x..>` chips), so every text survives.")
-    if text and (line := bytes_line(text, ex_bpe["n_tokens"])):
+        notes.append(say(lang, "tokenize.note.unk", n=ex_wp["unk_count"]))
+    if text and (line := bytes_line(text, ex_bpe["n_tokens"], lang)):
         notes.append(line)
     if max(wp.vocab_size, bpe.vocab_size) < vocab:
-        notes.append("A tokenizer learned fewer pieces than asked: the world corpus is small "
-                     "and ran out of pairs worth merging.")
+        notes.append(say(lang, "tokenize.note.fewer"))
     return "\n".join(lines) + ("\n\n" + "\n\n".join(notes) if notes else "")
 
 
-def _merge_rows(bpe, word: str) -> list[list]:
+def _merge_rows(bpe, word: str, lang: str = "en") -> list[list]:
     word = word.strip()
     if not word:
-        raise gr.Error("The word for the BPE replay is empty: type one word, e.g. "
-                       "'unbelievably'.")
+        raise gr.Error(say(lang, "tokenize.err.no_word"))
     if len(word) > 40:
-        raise gr.Error(f"The BPE replay takes one word of at most 40 characters (got "
-                       f"{len(word)}); type a single word.")
+        raise gr.Error(say(lang, "tokenize.err.long_word", n=len(word)))
     rows = []
     for s in bpe_merges(bpe, word):
         pieces = " | ".join(piece_display(bpe, p) for p in s["pieces"])
-        merged = "start: one symbol per byte" if s["merged"] is None else (
+        merged = say(lang, "tokenize.merge.start") if s["merged"] is None else (
             " + ".join(piece_display(bpe, p) for p in s["merged"]))
         rows.append([s["step"], merged, "" if s["rank"] is None else s["rank"], pieces])
     return rows
 
 
-def compute(text: str, vocab_size: float, word: str):
+def headers(lang: str = "en") -> list[str]:
+    """The merge table's column names."""
+    return [say(lang, "tokenize.col.step"), say(lang, "tokenize.col.merged"),
+            say(lang, "tokenize.col.rank"), say(lang, "tokenize.col.pieces")]
+
+
+def compute(text: str, vocab_size: float, word: str, lang: str = "en"):
     """Plain data for every output: (chips, colours) twice, the table, the merge rows."""
     text = check_text(text, "text", MAX_CHARS)
     vocab = int(vocab_size)
@@ -141,11 +132,11 @@ def compute(text: str, vocab_size: float, word: str):
     wp_value, wp_colours, ex_wp = chips(wp, text)
     bpe_value, bpe_colours, ex_bpe = chips(bpe, text)
     return ((wp_value, wp_colours), (bpe_value, bpe_colours),
-            _summary(wp, bpe, ex_wp, ex_bpe, vocab, text), _merge_rows(bpe, word))
+            _summary(wp, bpe, ex_wp, ex_bpe, vocab, text, lang), _merge_rows(bpe, word, lang))
 
 
 @friendly
-def tokenize(text: str, vocab_size: float, word: str):
+def tokenize(text: str, vocab_size: float, word: str, lang: str = "en"):
     """Tokenize text as BERT (WordPiece) and GPT-2 (byte-level BPE) do, both trained on
     the world corpus, and replay the BPE merges of one word.
 
@@ -153,13 +144,23 @@ def tokenize(text: str, vocab_size: float, word: str):
         text: any text (English, Korean, emoji, made-up words).
         vocab_size: vocabulary size both tokenizers are trained to, 300 to 4000.
         word: one word whose BPE merges are replayed step by step.
+        lang: the language of what is written back ("en" or "ko").
     Returns:
         WordPiece pieces, BPE pieces, a comparison table, the merge steps.
     """
-    (wp, wp_colours), (bpe, bpe_colours), summary, merges = compute(text, vocab_size, word)
+    (wp, wp_colours), (bpe, bpe_colours), summary, merges = compute(text, vocab_size, word,
+                                                                    lang)
     # A new colour map travels with the value: one colour per id, chosen by its kind.
     return (gr.HighlightedText(value=wp, color_map=wp_colours),
-            gr.HighlightedText(value=bpe, color_map=bpe_colours), summary, merges)
+            gr.HighlightedText(value=bpe, color_map=bpe_colours), summary,
+            _table(merges, headers(lang)))
+
+
+def _table(rows: list[list], columns: list[str]):
+    """A Dataframe value that brings its column names along (the page's language), in the
+    same {"headers", "data"} shape an API client got before."""
+    import pandas as pd
+    return pd.DataFrame(rows, columns=columns)
 
 
 def build(ctx) -> dict:
@@ -172,7 +173,7 @@ def build(ctx) -> dict:
             go = gr.Button(t("tokenize.go"), variant="primary")
     gr.Examples([[e] for e in EXAMPLES], inputs=[text], label=t("tokenize.examples"))
     first = compute(DEFAULT_TEXT, 2000, DEFAULT_WORD)
-    gr.Markdown(LEGEND, elem_classes=["token-legend"])
+    gr.Markdown(legend(), elem_classes=["token-legend"])
     with gr.Row(equal_height=False):
         wp_out = gr.HighlightedText(first[0][0], color_map=first[0][1],
                                     label=t("tokenize.wordpiece"), show_legend=False,
@@ -183,21 +184,20 @@ def build(ctx) -> dict:
     summary = gr.Markdown(first[2])
     with gr.Row():
         word = gr.Textbox(DEFAULT_WORD, label=t("tokenize.word"), scale=1)
-    merges = gr.Dataframe(first[3], headers=["step", "merged pair", "rank (0 = learned first)",
-                                             "pieces after this step"],
+    merges = gr.Dataframe(first[3], headers=headers(),
                           label=t("tokenize.merges"),
                           interactive=False, wrap=True,
                           # widths in px, not %: on a phone the table scrolls sideways
                           # instead of squeezing "step" into a letter per line
                           column_widths=["64px", "150px", "130px", "320px"])
     with gr.Accordion(t("tokenize.meanings"), open=True):
-        gr.Markdown(MEANINGS)
-    inputs, shown = [text, vocab, word], [wp_out, bpe_out, summary, merges]
+        gr.Markdown(t("tokenize.meanings.md"))
+    inputs, shown = [text, vocab, word, ctx.lang], [wp_out, bpe_out, summary, merges]
     # The button and Enter ask on purpose: a refusal is a toast. Typing and the slider
     # follow live, so a box on its way to the next text gets a note (common.live).
     gr.on([go.click, word.submit], tokenize, inputs, shown, api_name="tokenize",
           trigger_mode="always_last", show_progress="minimal")
-    gr.on([text.change, vocab.change], live(tokenize, shown.index(summary), len(shown)),
+    gr.on([text.change, vocab.change, ctx.lang.change], live(tokenize, shown.index(summary), len(shown)),
           inputs, shown, api_visibility="private", trigger_mode="always_last",
           show_progress="minimal")
     return {"text": text, "vocab": vocab, "word": word}

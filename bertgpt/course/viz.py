@@ -35,6 +35,33 @@ BLUES = [[0.0, "#FFFFFF"], [1.0, PALETTE["blue"]]]  # one hue: safe, and 0 reads
 DIVERGING = [[0, "#5E3C99"], [0.25, "#B2ABD2"], [0.5, "#F7F7F7"], [0.75, "#FDB863"],
              [1, "#E66101"]]
 LEGEND_LINE = f"{ROW_TITLE} · {COL_TITLE}"
+# Every word a builder writes by itself (axis titles, hover text, panel and part names),
+# in English. A builder takes `words`, a dict with some or all of these keys in another
+# language (the app fills it from its strings data, app.common.viz_words): this module
+# stays free of the app's languages. "{n}"-style fields are filled here; "%{y}" is plotly's.
+WORDS = {
+    "row_title": ROW_TITLE, "col_title": COL_TITLE,
+    "may_see": "row %{y} may see column %{x}: %{text}<extra></extra>",
+    "score": "score %{z:.2f}<extra></extra>", "hidden": "−∞: hidden<extra></extra>",
+    "weight": "weight", "weight_hover": "weight %{z:.3f}<extra></extra>",
+    "step_raw": "1. raw scores q·k/√d", "step_masked": "2. masked: hidden → −∞",
+    "step_softmax": "3. softmax: −∞ → 0",
+    "layer": "layer {n}", "head": "head {n}", "layer_head": "layer {l}, head {h}",
+    "rank": "rank {n}", "expected": "expected (your settings)",
+    "measured": "measured on the world corpus", "token": "token", "segment": "segment",
+    "position": "position", "position_hover": "position %{y}: %{text}<extra></extra>",
+    "parameters": "parameters", "part_embeddings": "embeddings",
+    "part_attention": "attention", "part_mlp": "mlp", "part_layernorm": "layernorm",
+    "part_pooler": "pooler", "part_pretraining_heads": "pretraining heads",
+}
+
+
+def _words(words: dict | None) -> dict:
+    return {**WORDS, **(words or {})}
+
+
+def _part(w: dict, part: str) -> str:
+    return w.get("part_" + part.replace(" ", "_"), part)
 TWO = [[0, HIDDEN], [0.5, HIDDEN], [0.5, PALETTE["blue"]], [1, PALETTE["blue"]]]
 
 # The one base layout of every figure, explanatory and live: text readable on a projector,
@@ -109,16 +136,17 @@ def _panel_names(titles, domains):
              "font": {"size": 14}} for t, (a, b) in zip(titles, domains)]
 
 
-def _axes(tokens_x, tokens_y, i=1, domain=(0, 1), titles=True, size=13):
+def _axes(tokens_x, tokens_y, i=1, domain=(0, 1), titles=True, size=13, words=None):
     """Layout entries for panel i: tokens as tick text, row 0 at the top."""
     sx = "" if i == 1 else str(i)
     x = {"domain": list(domain), "anchor": f"y{sx}", "side": "top", "showgrid": False,
          "tickmode": "array", "tickvals": list(range(len(tokens_x))), "ticktext": tokens_x,
          "tickangle": -60 if len(tokens_x) > 5 else 0, "tickfont": {"size": size},
-         "zeroline": False, "title": {"text": COL_TITLE if titles else ""}}
+         "zeroline": False, "title": {"text": _words(words)["col_title"] if titles else ""}}
     y = {"anchor": f"x{sx}", "autorange": "reversed", "showgrid": False, "zeroline": False,
          "tickmode": "array", "tickvals": list(range(len(tokens_y))), "ticktext": tokens_y,
-         "tickfont": {"size": size}, "title": {"text": ROW_TITLE if titles else ""}}
+         "tickfont": {"size": size},
+         "title": {"text": _words(words)["row_title"] if titles else ""}}
     return {f"xaxis{sx}": x, f"yaxis{sx}": y}
 
 
@@ -141,29 +169,31 @@ def empty(message: str, height: int = 200) -> Figure:
 
 # ------------------------------------------------------------------ attention masks
 def mask_grids(grids: list, token_rows: list[list[str]], titles: list[str],
-               title: str = "") -> Figure:
+               title: str = "", words: dict | None = None) -> Figure:
     """One ✓/✗ grid per panel: `grids[i]` is a (T, T) list of bools, True = may attend."""
-    doms, data, layout = _panels(len(grids)), [], {}
+    doms, data, layout, w = _panels(len(grids)), [], {}, _words(words)
     for i, (grid, toks) in enumerate(zip(grids, token_rows), start=1):
         data.append({"type": "heatmap", **_ax(i), "zmin": 0, "zmax": 1, "showscale": False,
                      "z": [[int(a) for a in r] for r in grid], "colorscale": TWO,
                      "text": [["✓" if a else "✗" for a in r] for r in grid],
                      "texttemplate": "%{text}" if len(toks) <= 16 else "", "xgap": 1, "ygap": 1,
                      "textfont": {"size": 14},
-                     "hovertemplate": "row %{y} may see column %{x}: %{text}<extra></extra>"})
+                     "hovertemplate": w["may_see"]})
         layout.update(_axes(toks, toks, i, doms[i - 1], titles=False,
                             size=12 if len(grids) > 2 else 13))
     T = max(len(t) for t in token_rows)
-    return _fig(data, title, height=max(260, 80 + 26 * T), subtitle=LEGEND_LINE,
+    return _fig(data, title, height=max(260, 80 + 26 * T),
+                subtitle=f"{w['row_title']} · {w['col_title']}",
                 top=_top([t for toks in token_rows for t in toks]),
                 annotations=_panel_names(titles, doms),
                 margin={"l": 10, "r": 10, "b": 22 + 20 * max(t.count("<br>") + 1 for t in titles)},
                 **layout)
 
 
-def score_panels(scores, masked, probs, tokens: list[str], title: str = "") -> Figure:
+def score_panels(scores, masked, probs, tokens: list[str], title: str = "",
+                 words: dict | None = None) -> Figure:
     """Raw scores -> masked (None = −∞) -> softmax, side by side for one sentence."""
-    doms, small = _panels(3, 0.08), len(tokens) <= 12
+    doms, small, w = _panels(3, 0.08), len(tokens) <= 12, _words(words)
     lim = max(abs(v) for r in scores for v in r) or 1.0
 
     def heat(i, z, scale, lo, hi, digits, **kw):
@@ -171,49 +201,52 @@ def score_panels(scores, masked, probs, tokens: list[str], title: str = "") -> F
                 "zmax": hi, "xgap": 1, "ygap": 1, "showscale": False,
                 "text": [[_fmt(v, digits) for v in r] for r in z],
                 "texttemplate": "%{text}" if small else "", **kw}
-    data = [heat(1, scores, DIVERGING, -lim, lim, 1, hovertemplate="score %{z:.2f}<extra></extra>"),
-            heat(2, masked, DIVERGING, -lim, lim, 1, hovertemplate="score %{z:.2f}<extra></extra>"),
+    data = [heat(1, scores, DIVERGING, -lim, lim, 1, hovertemplate=w["score"]),
+            heat(2, masked, DIVERGING, -lim, lim, 1, hovertemplate=w["score"]),
             # −∞ cells: a second layer, grey and written out, so "hidden" is a word too.
             {"type": "heatmap", **_ax(2), "z": [[1 if v is None else None for v in r]
                                                 for r in masked],
              "colorscale": [[0, HIDDEN], [1, HIDDEN]], "showscale": False, "xgap": 1,
              "ygap": 1, "text": [["−∞" if v is None else "" for v in r] for r in masked],
              "texttemplate": "%{text}",
-             "hovertemplate": "−∞: hidden<extra></extra>"},
-            heat(3, probs, BLUES, 0, 1, 2, showscale=True, hovertemplate="weight %{z:.3f}"
-                 "<extra></extra>", colorbar={"title": {"text": "weight"}, "len": 0.8})]
+             "hovertemplate": w["hidden"]},
+            heat(3, probs, BLUES, 0, 1, 2, showscale=True, hovertemplate=w["weight_hover"],
+                 colorbar={"title": {"text": w["weight"]}, "len": 0.8})]
     layout = {}
     for i in (1, 2, 3):
         layout.update(_axes(tokens, tokens, i, doms[i - 1], titles=False, size=12))
-    notes = ["1. raw scores q·k/√d", "2. masked: hidden → −∞", "3. softmax: −∞ → 0"]
-    return _fig(data, title, height=max(280, 90 + 26 * len(tokens)), subtitle=LEGEND_LINE,
+    notes = [w["step_raw"], w["step_masked"], w["step_softmax"]]
+    return _fig(data, title, height=max(280, 90 + 26 * len(tokens)),
+                subtitle=f"{w['row_title']} · {w['col_title']}",
                 top=_top(tokens), annotations=_panel_names(notes, doms),
                 margin={"l": 10, "r": 10, "b": 40}, **layout)
 
 
 # ------------------------------------------------------------------ attention weights
 def attention_heatmap(weights, q_tokens: list[str], k_tokens: list[str] | None = None,
-                      title: str = "") -> Figure:
+                      title: str = "", words: dict | None = None) -> Figure:
     """One head's (T, S) attention weights; each row sums to 1."""
+    w = _words(words)
     k_tokens = q_tokens if k_tokens is None else k_tokens
     small = len(q_tokens) <= 10  # written values only where they fit
     data = [{"type": "heatmap", "z": weights, "colorscale": BLUES, "zmin": 0, "zmax": 1,
              "xgap": 1, "ygap": 1,
              "text": [[_fmt(v) for v in r] for r in weights] if small else None,
              # Below the map, not beside it: the map keeps the width (two sit side by side).
-             "colorbar": {"title": {"text": "weight", "side": "right"}, "orientation": "h",
+             "colorbar": {"title": {"text": w["weight"], "side": "right"}, "orientation": "h",
                           "y": -0.04, "yanchor": "top", "len": 0.6, "thickness": 12},
              "texttemplate": "%{text}" if small else "", "textfont": {"size": 11},
              "customdata": [[f"{q} → {k}" for k in k_tokens] for q in q_tokens],
              "hovertemplate": "%{customdata}: %{z:.3f}<extra></extra>"}]
     return _fig(data, title, height=max(300, 130 + 24 * len(q_tokens)),
-                top=_top(k_tokens, axis_title=True), **_axes(k_tokens, q_tokens))
+                top=_top(k_tokens, axis_title=True), **_axes(k_tokens, q_tokens, words=w))
 
 
-def attention_overview(weights, tokens: list[str], title: str = "") -> Figure:
+def attention_overview(weights, tokens: list[str], title: str = "",
+                       words: dict | None = None) -> Figure:
     """Every head of every layer as tiles of one heatmap (rows = layers, columns = heads).
     `weights[l][h]` is (T, T). One trace, not L*H subplots, so it draws fast."""
-    L, H, T = len(weights), len(weights[0]), len(tokens)
+    L, H, T, w = len(weights), len(weights[0]), len(tokens), _words(words)
     step = T + 1  # one blank row/column between tiles
     z = [[None] * (H * step - 1) for _ in range(L * step - 1)]
     hover = [[""] * (H * step - 1) for _ in range(L * step - 1)]
@@ -222,35 +255,38 @@ def attention_overview(weights, tokens: list[str], title: str = "") -> Figure:
             for i in range(T):
                 z[l * step + i][h * step:h * step + T] = weights[l][h][i]
                 hover[l * step + i][h * step:h * step + T] = [
-                    f"layer {l + 1}, head {h + 1}: {tokens[i]} → {k}" for k in tokens]
+                    w["layer_head"].format(l=l + 1, h=h + 1) + f": {tokens[i]} → {k}"
+                    for k in tokens]
     mid = (T - 1) / 2
     data = [{"type": "heatmap", "z": z, "customdata": hover, "colorscale": BLUES, "zmin": 0,
              "zmax": 1, "hoverongaps": False, "showscale": False,
              "hovertemplate": "%{customdata}: %{z:.3f}<extra></extra>"}]
     return _fig(data, title, height=40 + 90 * L, top=30,
                 xaxis={"tickmode": "array", "tickvals": [h * step + mid for h in range(H)],
-                       "ticktext": [f"head {h + 1}" for h in range(H)], "side": "top",
+                       "ticktext": [w["head"].format(n=h + 1) for h in range(H)], "side": "top",
                        "showgrid": False, "zeroline": False},
                 yaxis={"tickmode": "array", "tickvals": [l * step + mid for l in range(L)],
-                       "ticktext": [f"layer {l + 1}" for l in range(L)], "showgrid": False,
+                       "ticktext": [w["layer"].format(n=l + 1) for l in range(L)],
+                       "showgrid": False,
                        "autorange": "reversed", "zeroline": False})
 
 
 # ------------------------------------------------------------------ bars
-def prediction_bars(panels: list[dict], title: str = "") -> Figure:
+def prediction_bars(panels: list[dict], title: str = "", words: dict | None = None) -> Figure:
     """Top-k bars per predicted position, stacked vertically. Each panel: {"title",
     "candidates": [{"token", "prob"}], "answer", "answer_prob", "answer_rank"}. The right
     answer is green and written "✓ token"; outside the top k it is added with its rank."""
     n, gap = len(panels), 0.08
     h = (1 - gap * (n - 1)) / n
-    data, layout, notes = [], {}, []
+    data, layout, notes, w = [], {}, [], _words(words)
     for r, p in enumerate(panels, start=1):
         cands, ans = list(p["candidates"]), p.get("answer")
         if ans is not None and all(c["token"] != ans for c in cands):
             cands.append({"token": ans, "prob": p.get("answer_prob", 0.0),
                           "rank": p.get("answer_rank")})
         labels = [("✓ " if c["token"] == ans else "") + c["token"]
-                  + (f" (rank {c['rank']})" if c.get("rank") else "") for c in cands]
+                  + (f" ({w['rank'].format(n=c['rank'])})" if c.get("rank") else "")
+                  for c in cands]
         data.append({"type": "bar", "orientation": "h", **_ax(r), "y": labels,
                      "x": [c["prob"] for c in cands], "showlegend": False,
                      "marker": {"color": [PALETTE["green"] if c["token"] == ans
@@ -269,14 +305,15 @@ def prediction_bars(panels: list[dict], title: str = "") -> Figure:
     return _fig(data, title, height=60 + 200 * n, top=28, annotations=notes, **layout)
 
 
-def rate_bars(observed: dict, expected: dict, title: str = "") -> Figure:
+def rate_bars(observed: dict, expected: dict, title: str = "",
+              words: dict | None = None) -> Figure:
     """Expected vs measured rates, as grouped bars with the numbers written on them."""
-    names = list(expected)
-    data = [{"type": "bar", "name": "expected (your settings)", "x": names,
+    names, w = list(expected), _words(words)
+    data = [{"type": "bar", "name": w["expected"], "x": names,
              "y": [expected[k] for k in names], "textposition": "outside",
              "marker": {"color": PALETTE["grey"], "pattern": {"shape": "/"}},
              "text": [f"{expected[k]:.1%}" for k in names]},
-            {"type": "bar", "name": "measured on the world corpus", "x": names,
+            {"type": "bar", "name": w["measured"], "x": names,
              "y": [observed[k] for k in names], "marker": {"color": PALETTE["blue"]},
              "text": [f"{observed[k]:.1%}" for k in names], "textposition": "outside"}]
     return _fig(data, title, height=380, barmode="group",
@@ -297,11 +334,12 @@ def count_bars(counts: dict, colours: dict, title: str = "") -> Figure:
 
 
 # ------------------------------------------------------------------ NSP input
-def embedding_strip(tokens: list[str], segment_ids: list[int], title: str = "") -> Figure:
+def embedding_strip(tokens: list[str], segment_ids: list[int], title: str = "",
+                    words: dict | None = None) -> Figure:
     """BERT's input as the paper's Figure 2 draws it, turned on its side so any length
     fits: one row per position with its token, segment and position embedding, which
     BERT sums. Cells are coloured by segment and written out (E_A / E_B)."""
-    T = len(tokens)
+    T, w = len(tokens), _words(words)
     colours = [[0, PALETTE["sky"]], [0.5, PALETTE["sky"]], [0.5, PALETTE["orange"]],
                [1, PALETTE["orange"]]]
     data = [{"type": "heatmap", "z": [[s, s, s] for s in segment_ids], "zmin": 0, "zmax": 1,
@@ -310,13 +348,14 @@ def embedding_strip(tokens: list[str], segment_ids: list[int], title: str = "") 
              "texttemplate": "%{text}", "textfont": {"size": 14, "color": "black"},
              "colorscale": colours,
              "showscale": False, "xgap": 3, "ygap": 2,
-             "hovertemplate": "position %{y}: %{text}<extra></extra>"}]
+             "hovertemplate": w["position_hover"]}]
     return _fig(data, title, height=40 + 24 * T, top=24,
                 xaxis={"tickmode": "array", "tickvals": [0, 1, 2], "side": "top",
-                       "ticktext": ["token", "segment", "position"], "showgrid": False},
+                       "ticktext": [w["token"], w["segment"], w["position"]],
+                       "showgrid": False},
                 yaxis={"tickmode": "array", "tickvals": list(range(T)), "showgrid": False,
                        "ticktext": [str(i) for i in range(T)], "autorange": "reversed",
-                       "title": {"text": "position"}})
+                       "title": {"text": w["position"]}})
 
 
 # ------------------------------------------------------------------ parameters
@@ -328,11 +367,12 @@ def human_count(n: float) -> str:
     return str(int(n))
 
 
-def param_breakdown(parts: dict, title: str = "") -> Figure:
+def param_breakdown(parts: dict, title: str = "", words: dict | None = None) -> Figure:
     """Where one model's parameters live: one bar per part, count and share written on it."""
-    total = sum(parts.values()) or 1
+    total, w = sum(parts.values()) or 1, _words(words)
     names = sorted(parts, key=parts.get, reverse=True)
-    data = [{"type": "bar", "orientation": "h", "y": names, "x": [parts[k] for k in names],
+    data = [{"type": "bar", "orientation": "h", "y": [_part(w, k) for k in names],
+             "x": [parts[k] for k in names],
              "marker": {"color": [PART_COLOURS.get(k, PALETTE["grey"]) for k in names]},
              "text": [f"{human_count(parts[k])} ({parts[k] / total:.1%})" for k in names],
              "textposition": "outside", "cliponaxis": False,
@@ -340,22 +380,24 @@ def param_breakdown(parts: dict, title: str = "") -> Figure:
     return _fig(data, title, height=140 + 45 * len(names),
                 yaxis={"autorange": "reversed", "automargin": True},
                 xaxis={"range": [0, max(list(parts.values()) + [1]) * 1.4],
-                       "title": {"text": "parameters"}, "gridcolor": GRID})
+                       "title": {"text": w["parameters"]}, "gridcolor": GRID})
 
 
-def param_shares(rows: list[tuple[str, dict]], title: str = "") -> Figure:
+def param_shares(rows: list[tuple[str, dict]], title: str = "",
+                 words: dict | None = None) -> Figure:
     """Stacked 100% bars, one per model: the share of each part, total written at the end.
     Small models are mostly embeddings; big ones mostly MLP and attention."""
-    names = [n for n, _ in rows]
+    names, w = [n for n, _ in rows], _words(words)
     parts = [p for p in PART_COLOURS if any(p in r for _, r in rows)]
     data = []
     for part in parts:
         share = [r.get(part, 0) / (sum(r.values()) or 1) for _, r in rows]
-        data.append({"type": "bar", "orientation": "h", "name": part, "y": names, "x": share,
+        data.append({"type": "bar", "orientation": "h", "name": _part(w, part), "y": names,
+                     "x": share,
                      "marker": {"color": PART_COLOURS[part]}, "textposition": "inside",
                      "text": [f"{s:.0%}" if s >= 0.07 else "" for s in share],
                      "insidetextanchor": "middle",
-                     "hovertemplate": part + ": %{x:.1%}<extra></extra>"})
+                     "hovertemplate": _part(w, part) + ": %{x:.1%}<extra></extra>"})
     notes = [{"x": 1.01, "y": n, "xref": "paper", "yref": "y", "showarrow": False,
               "text": human_count(sum(r.values())), "xanchor": "left", "font": {"size": 13}}
              for n, r in rows]
