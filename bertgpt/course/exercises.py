@@ -9,8 +9,8 @@ question, and its answer is whatever the core function says. `variant` picks amo
 questions that the settings alone do not fix (which NSP pair, which row of a mask grid).
 
 Both return plain JSON-able data. Words are not written here (this layer has no
-language): a prompt or an explanation is {"id": strings id, "args": {...}}, which the app
-shows in the page's language.
+language): a prompt or an explanation is {"id", "args"}, the id of a text under
+"exercise." in the app's strings (app/strings/*.json), shown in the page's language.
 
 Formats of an answer: "number" (a whole number), "choice" (one value of `choices`),
 "multi" (a set of values of `choices`, compared as a set).
@@ -82,10 +82,10 @@ def _tokenize(s: dict, variant: int) -> dict:
     steps = bpe_merges(tok, word)  # the Tokenize tab's merge table, last row = the result
     pieces = [piece_display(tok, p) for p in steps[-1]["pieces"]]
     return {"format": "number", "choices": None,
-            "prompt": {"id": "exercise.tokenize.prompt",
+            "prompt": {"id": "tokenize.prompt",
                        "args": {"word": word, "vocab": int(s["vocab"])}},
             "right": len(pieces),
-            "why": {"id": "exercise.tokenize.why",
+            "why": {"id": "tokenize.why",
                     "args": {"n": len(pieces), "pieces": " · ".join(pieces),
                              "merges": len(steps) - 1, "bytes": len(steps[0]["pieces"])}},
             "trace": {"pieces": pieces, "merges": len(steps) - 1}}
@@ -103,10 +103,10 @@ def _mlm(s: dict, variant: int) -> dict:
                       if t["label"] is not None)
     return {"format": "multi",
             "choices": [(f"{t['position']}: {t['original_token']}", t["position"]) for t in body],
-            "prompt": {"id": "exercise.mlm.prompt",
+            "prompt": {"id": "mlm.prompt",
                        "args": {"seed": seed, "prob": float(s["prob"]), "n": len(body)}},
             "right": sorted(picked),
-            "why": {"id": "exercise.mlm.why" if picked else "exercise.mlm.why_none",
+            "why": {"id": "mlm.why" if picked else "mlm.why_none",
                     "args": {"n": len(picked), "maskable": len(body), "seed": seed,
                              "fates": fates, "prob": float(s["prob"])}},
             "trace": {"selected": picked, "counts": res["counts"]}}
@@ -125,12 +125,12 @@ def _nsp(s: dict, variant: int) -> dict:
                        same_document_bug=bug, n=8)
     p = ex["pairs"][variant % len(ex["pairs"])]  # the NSP tab's shown pairs, one of them
     return {"format": "choice", "choices": [("IsNext", "IsNext"), ("NotNext", "NotNext")],
-            "prompt": {"id": "exercise.nsp.prompt", "args": {"a": p["a"], "b": p["b"],
+            "prompt": {"id": "nsp.prompt", "args": {"a": p["a"], "b": p["b"],
                                                              "seed": seed}},
             "right": p["label"],
-            "why": {"id": "exercise.nsp.why_next" if p["is_next"] else
-                    ("exercise.nsp.why_same" if p["a_doc"] == p["b_doc"] else
-                     "exercise.nsp.why_other"),
+            "why": {"id": "nsp.why_next" if p["is_next"] else
+                    ("nsp.why_same" if p["a_doc"] == p["b_doc"] else
+                     "nsp.why_other"),
                     "args": {"a_doc": p["a_doc"], "b_doc": p["b_doc"], "label": p["label"]}},
             "trace": {"pair": p["index"], "a_doc": p["a_doc"], "b_doc": p["b_doc"],
                       "mislabeled": p.get("mislabeled", False)}}
@@ -153,11 +153,11 @@ def _masks(s: dict, variant: int) -> dict:
     row = variant % ex["T"]
     allowed = [c for c, ok in enumerate(ex["allowed"][b][row]) if ok]
     return {"format": "multi", "choices": [(f"{c}: {n}", c) for c, n in enumerate(names)],
-            "prompt": {"id": "exercise.masks.prompt",
+            "prompt": {"id": "masks.prompt",
                        "args": {"kind": kind, "sentence": b + 1, "row": row,
                                 "token": names[row]}},
             "right": allowed,
-            "why": {"id": f"exercise.masks.why_{kind.replace('+', '_')}",
+            "why": {"id": f"masks.why_{kind.replace('+', '_')}",
                     "args": {"row": row, "token": names[row], "n": len(allowed),
                              "real": len(batch[b])}},
             "trace": {"allowed_row": ex["allowed"][b][row], "T": ex["T"]}}
@@ -180,9 +180,9 @@ def _fillmask(s: dict, variant: int) -> dict:
     random.Random(variant).shuffle(shown)  # the order must not give the first guess away
     top = found[0]["candidates"][0]
     return {"format": "choice", "choices": [(c, c) for c in shown],
-            "prompt": {"id": "exercise.fillmask.prompt", "args": {"text": text}},
+            "prompt": {"id": "fillmask.prompt", "args": {"text": text}},
             "right": cands[0],
-            "why": {"id": "exercise.fillmask.why",
+            "why": {"id": "fillmask.why",
                     "args": {"token": top["token"], "prob": top["prob"],
                              "others": ", ".join(f"{c['token']} ({c['prob']:.0%})"
                                                  for c in found[0]["candidates"][1:])}},
@@ -202,11 +202,11 @@ def _generate(s: dict, variant: int) -> dict:
     step = distribution(logits, temperature, top_k, top_p)  # the Generate tab's cuts
     kept = int(step.kept_p.sum())
     return {"format": "number", "choices": None,
-            "prompt": {"id": "exercise.generate.prompt",
+            "prompt": {"id": "generate.prompt",
                        "args": {"prompt": prompt, "temperature": temperature, "top_k": top_k,
                                 "top_p": top_p}},
             "right": kept,
-            "why": {"id": "exercise.generate.why",
+            "why": {"id": "generate.why",
                     "args": {"n": kept, "vocab": step.raw.numel(), "top_p": top_p,
                              "top": float(step.scaled.max())}},
             "trace": {"kept": kept, "vocab": step.raw.numel()}}
