@@ -237,6 +237,65 @@ def submit(student, number, choice, multi, lang):
     return say(lang, "class.student.committed", answer=exercises.answer_label(g["answer"]))
 
 
+# ---- the same actions as an API (plain data; benchmarks/classroom_load.py drives these) ---
+# A student is named by their opaque id, as the page's BrowserState names them: it is a
+# random 128-bit token, so holding it is what proves being that student.
+
+def api_create(lang: str = "en") -> dict:
+    """Start a class: {"code", "secret"}; the secret authorises push, reveal and export."""
+    teacher, *_ = create_class(None, lang)
+    return teacher
+
+
+def api_push(code: str, secret: str, tab: str, settings_json: str = "{}", variant: int = 0,
+             lang: str = "en") -> str:
+    """Push an exercise (tab + deep-link settings as JSON) to the class."""
+    import json
+    return push_exercise({"code": code, "secret": secret}, tab, variant,
+                         {tab: json.loads(settings_json or "{}")}, lang)
+
+
+def api_reveal(code: str, secret: str, lang: str = "en") -> str:
+    return reveal({"code": code, "secret": secret}, lang)
+
+
+def api_export(code: str, secret: str) -> str:
+    """The class's answers as CSV text (teacher only)."""
+    try:
+        return store().export_csv(code, secret, time.time())
+    except ClassError as e:
+        return str(e)
+
+
+def api_join(code: str, student: str, name: str, lang: str = "en") -> str:
+    return join({"id": student}, code, name, lang)[1]
+
+
+def api_answer(code: str, student: str, answer: str, lang: str = "en") -> str:
+    """Answer the current push: a number, a choice, or comma-separated choices."""
+    s = store()
+    push = s.current(code, time.time()) if code else None
+    fmt = exercises.question(push["tab"], push["settings"], push["variant"])["format"] \
+        if push else "choice"
+    value = answer.split(",") if fmt == "multi" else answer
+    return submit({"id": student, "code": (code or "").upper()}, value if fmt == "number"
+                  else None, value if fmt == "choice" else None,
+                  value if fmt == "multi" else None, lang)
+
+
+def api_view(code: str, student: str, lang: str = "en") -> dict:
+    """What this student's page shows: the question, their own result, the class counts."""
+    st = {"id": student, "code": (code or "").upper()}
+    push_id, question, *_, own, _fig = student_view(st, None, lang)
+    spread = None
+    if push_id is not None:
+        try:
+            spread = store().spread(st["code"], push_id, time.time())
+        except ClassError:
+            spread = None
+    return {"push": push_id, "question": question, "own": own, "spread": spread}
+
+
 # ---- the tab -------------------------------------------------------------------------------
 
 def build(ctx, links_by_tab: dict[str, dict]) -> None:
@@ -284,11 +343,13 @@ def build(ctx, links_by_tab: dict[str, dict]) -> None:
                     close_btn = gr.Button(t("class.teacher.close"), variant="stop")
                 action_md = gr.Markdown(elem_id="class-action")
                 csv_file = gr.File(label=t("class.teacher.csv"), interactive=False,
-                                   elem_id="class-csv")
+                                   height=90, elem_id="class-csv")
                 t_status = gr.Markdown(elem_id="class-teacher-status")
                 t_plot = gr.Plot(label=t("class.chart"), show_label=False,
                                  elem_id="class-teacher-plot")
     timer = gr.Timer(POLL_S)
+    for fn in (api_create, api_push, api_reveal, api_export, api_join, api_answer, api_view):
+        gr.api(fn, api_name="class_" + fn.__name__.removeprefix("api_"))
 
     names = [(tab, key) for tab in ex_tabs for key in links_by_tab[tab]]
     comps = [links_by_tab[tab][key] for tab, key in names]
@@ -322,7 +383,8 @@ def build(ctx, links_by_tab: dict[str, dict]) -> None:
                [shown_push, s_question, number, choice, multi, s_own, s_plot], **private)
 
     def on_load(student, teacher, request: gr.Request):
-        """?class=CODE fills the code box and opens this tab; a teacher's browser coming
+        """?class=CODE fills the code box and opens this tab (so does ?tab=class: the
+        app's own link reader knows only the lesson tabs); a teacher's browser coming
         back (reload, restart) sees its class again."""
         params = dict(request.query_params) if request else {}
         code = (params.get("class") or (student or {}).get("code") or "").upper()[:12]
@@ -330,7 +392,8 @@ def build(ctx, links_by_tab: dict[str, dict]) -> None:
         if teacher and teacher.get("code"):
             page_lang = params.get("lang") or "en"
             created = say(page_lang, "class.teacher.back", code=teacher["code"])
-        tabs = gr.Tabs(selected=ID) if params.get("class") else gr.Tabs()
+        opened = params.get("class") or params.get("tab") == ID
+        tabs = gr.Tabs(selected=ID) if opened else gr.Tabs()
         return code, created, tabs
 
     ctx.demo.load(on_load, [student_state, teacher_state], [code_box, created_md, ctx.tabs],
