@@ -352,7 +352,20 @@ def print_report(r: dict) -> None:
         print("  leak:", leak)
 
 
-def start_server(env_extra: dict | None = None):
+def start_server(env_extra: dict | None = None, tries: int = 3):
+    """`_start_server`, again if the server gave up while launching: on a loaded machine
+    Gradio's check that it can reach itself can time out, and it then exits."""
+    for k in range(tries):
+        proc, url, client = _start_server(env_extra)
+        time.sleep(5)  # the check runs after the port opens
+        if proc.poll() is None:
+            return proc, url, client
+        print(f"the server exited while launching (try {k + 1}): "
+              f"{Path(proc.log_path).read_text()[-300:]}", file=sys.stderr)
+    raise RuntimeError(f"the server did not stay up in {tries} tries")
+
+
+def _start_server(env_extra: dict | None = None):
     """The app in its own process. Its stderr goes to a file, never to an unread pipe: a
     pipe fills at 64 kB of log lines and every server thread that then logs would block."""
     import tempfile
@@ -451,21 +464,43 @@ def _class_answer(tab: str, rng: random.Random) -> str:
     return str(rng.randint(1, 5))
 
 
+def _client(url: str, tries: int = 5) -> Client:
+    """A client, retried: forty arriving at once can find the listen backlog full (a
+    reset connection), which a browser would simply retry too."""
+    for k in range(tries):
+        try:
+            return Client(url, verbose=False, ssl_verify=False,
+                          httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
+        except httpx.TransportError:
+            if k == tries - 1:
+                raise
+            time.sleep(1 + k)
+
+
 def class_student(i, url, log: Log, deadline, names, book, think):
     import uuid
     rng = random.Random(1000 + i)
+    start = time.perf_counter()
     try:
-        client = Client(url, verbose=False, ssl_verify=False,
-                        httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
+        client = _client(url)
     except Exception as e:  # noqa: BLE001
         log.error(f"class connect: {e}")
         return
+    log.call("(connect)", time.perf_counter() - start, True, False)
     sid, name = uuid.uuid4().hex, names[i]
 
     def call(endpoint, *args):
         start = time.perf_counter()
         try:
             out = client.predict(*args, api_name=endpoint)
+        except AppError as e:
+            msg = e.message or str(e)
+            if "has been revealed" in msg:  # answered too late: told so, nothing lost
+                log.call(endpoint, time.perf_counter() - start, True, log.training > 0, i)
+                return "revealed"
+            log.call(endpoint, time.perf_counter() - start, False, log.training > 0, i)
+            log.error(f"{endpoint}: {msg[:200]}")
+            return None
         except Exception as e:  # noqa: BLE001
             log.call(endpoint, time.perf_counter() - start, False, log.training > 0, i)
             log.error(f"{endpoint}: {(getattr(e, 'message', None) or str(e))[:200]}")
@@ -517,9 +552,7 @@ def class_student(i, url, log: Log, deadline, names, book, think):
 POLL = 2.0  # the Class tab's timer
 
 
-def class_teacher(url, log: Log, deadline, book, n_students):
-    client = Client(url, verbose=False, ssl_verify=False,
-                    httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
+def class_teacher(client, log: Log, deadline, book, n_students):
     k = 0
     while time.time() < deadline - 20:
         tab, settings = CLASS_TABS[k % len(CLASS_TABS)]
@@ -550,8 +583,11 @@ def class_teacher(url, log: Log, deadline, book, n_students):
 
 
 def class_trainer(i, url, api, log: Log, opts, deadline):
-    client = Client(url, verbose=False, ssl_verify=False,
-                    httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
+    try:
+        client = _client(url)
+    except Exception as e:  # noqa: BLE001
+        log.error(f"trainer connect: {e}")
+        return
     while time.time() < deadline - opts.train_seconds:
         if not train(log, client, api, 500 + i, opts.train_seconds, deadline):
             return
@@ -575,6 +611,7 @@ def class_session(students=30, trainers=10, duration=180.0, think=2.0, train_sec
         book = {"code": made["code"], "secret": made["secret"], "tabs": {}, "acked": [],
                 "lost_view": [], "checked": {}, "pushes": 0}
         names = [f"name{marker(i)}" for i in range(students)]
+        teacher = _client(url)  # before the class arrives, as a teacher would be
         start = time.time()
         deadline = start + duration
         threads = [threading.Thread(target=class_trainer, args=(i, url, api, log, opts,
@@ -586,7 +623,7 @@ def class_session(students=30, trainers=10, duration=180.0, think=2.0, train_sec
         for t in threads:
             t.start()
             time.sleep(arrive / max(len(threads), 1))
-        teacher = class_teacher(url, log, deadline, book, students)
+        class_teacher(teacher, log, deadline, book, students)
         for t in threads:
             t.join(max(1.0, deadline + 120 - time.time()))
         rows = list(csv.DictReader(io.StringIO(

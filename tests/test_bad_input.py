@@ -148,6 +148,24 @@ TABLE: dict[str, Row] = {
                        C("html as country", NOT_CHOICE, country=HTML)]),
     "/set_language": Row([C("unknown language", NOT_CHOICE, lang="fr"),
                           C("path as language", NOT_CHOICE, lang=PATH)]),
+    # The Class tab's API (app/class_tab.py): with the defaults there is no such class.
+    "/class_create": Row([C("unknown language", ANY, lang="fr"),
+                          C("path as language", ANY, lang=PATH)]),
+    "/class_push": Row(base_fails="no class", cases=[
+        C("settings not JSON", "bad input", settings_json="{nope"),
+        C("settings a list", "JSON object", settings_json="[1, 2]"),
+        C("settings 1 MB", "at most 5,000", settings_json=BIG),
+        C("path as tab", "no exercise", tab=PATH), C("variant -1", "variant", variant=-1),
+        C("no such class", "no class", code="NOPE99", tab="mlm")]),
+    "/class_reveal": Row(base_fails="no class", cases=[
+        C("html code", "at most 12|no class", code=HTML), C("1 MB secret", "at most", secret=BIG)]),
+    "/class_export": Row(base_fails="no class", cases=[C("path as code", "no class", code=PATH)]),
+    "/class_join": Row(base_fails="no class", cases=[
+        C("1 MB name", "at most", name=BIG), C("html name", "no class", name=HTML),
+        C("NUL in student", "NUL", student=ODD)]),
+    "/class_answer": Row(base_fails="no class", cases=[
+        C("1 MB answer", "at most", answer=BIG), C("html answer", "no class", answer=HTML)]),
+    "/class_view": Row(base_fails="no class", cases=[C("html code", "at most 12", code=HTML)]),
     "/fill_mask": Row([
         C("empty", "empty|at most", text=""), C("1 MB", "at most 2,000", text=BIG),
         C("no mask", r"\[MASK\]", text="no mask here"),

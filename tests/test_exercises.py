@@ -110,6 +110,28 @@ def test_fillmask_right_choice_is_berts_first_guess(text):
 
 
 @needs_models
+@pytest.mark.parametrize("layer,head,variant", [(1, 1, 0), (4, 3, 2), (2, 4, 5)])
+def test_attention_right_token_is_the_heads_argmax(layer, head, variant):
+    import torch
+    b = bundled("bert")
+    text = "The capital of France is Paris, and people there speak French."
+    ids = [b.tokenizer.special_id("cls")] + b.tokenizer.encode(text) + \
+        [b.tokenizer.special_id("sep")]
+    with torch.no_grad():
+        maps = b.model(torch.tensor([ids]), need_weights=True).attentions
+    L, H = len(maps), maps[0].shape[1]
+    row = 1 + variant % (len(ids) - 2)
+    weights = maps[min(layer, L) - 1][0, min(head, H) - 1, row]
+    top = int(weights.argmax())
+    s = {"text": text, "layer": layer, "head": head}
+    q = ex.question("attention", s, variant)
+    assert q["prompt"]["args"]["row"] == row and len(q["choices"]) == len(ids)
+    assert ex.grade("attention", s, str(top), variant)["correct"]
+    second = int(weights.argsort(descending=True)[1])
+    assert not ex.grade("attention", s, str(second), variant)["correct"]
+
+
+@needs_models
 @pytest.mark.parametrize("top_p", [0.3, 0.5, 0.9])
 def test_generate_counts_top_p_survivors(top_p):
     import torch

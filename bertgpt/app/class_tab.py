@@ -240,6 +240,43 @@ def submit(student, number, choice, multi, lang):
 # ---- the same actions as an API (plain data; benchmarks/classroom_load.py drives these) ---
 # A student is named by their opaque id, as the page's BrowserState names them: it is a
 # random 128-bit token, so holding it is what proves being that student.
+MAX_API_TEXT = {"code": 12, "secret": 64, "student": 64, "name": 200, "tab": 20,
+                "settings_json": 5000, "answer": 2000, "lang": 5}
+
+
+def _api(fn):
+    """An API endpoint that refuses bad input with a message, never a crash: text is
+    bounded, NUL and lone surrogates are refused, and the class's refusals (ClassError)
+    and the course's (BertGptError) come back as a gr.Error with their own words."""
+    import inspect
+    params = list(inspect.signature(fn).parameters)
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        for name, value in zip(params, args):
+            if value is None:
+                continue
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise gr.Error(f"{name} must be text or a number")
+            if isinstance(value, str):
+                if len(value) > MAX_API_TEXT.get(name, 200):
+                    raise gr.Error(f"{name} is {len(value):,} characters; at most "
+                                   f"{MAX_API_TEXT.get(name, 200):,}")
+                if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+                    raise gr.Error(f"{name} holds a NUL or an unpaired surrogate: send text")
+        try:
+            out = fn(*[(a if a is not None else "") if p != "variant" else (a or 0)
+                       for p, a in zip(params, args)])
+        except (ClassError, BertGptError) as e:
+            raise gr.Error(str(e)) from None
+        except (ValueError, TypeError, OverflowError) as e:
+            raise gr.Error(f"bad input: {e}") from None
+        # the page shows a refusal in place (⚠ ...); a script gets it as an error
+        shown = out.get("question", "") if isinstance(out, dict) else out
+        if isinstance(shown, str) and shown.startswith("⚠ "):
+            raise gr.Error(shown[2:])
+        return out
+    return wrapper
 
 def api_create(lang: str = "en") -> dict:
     """Start a class: {"code", "secret"}; the secret authorises push, reveal and export."""
@@ -251,8 +288,16 @@ def api_push(code: str, secret: str, tab: str, settings_json: str = "{}", varian
              lang: str = "en") -> str:
     """Push an exercise (tab + deep-link settings as JSON) to the class."""
     import json
-    return push_exercise({"code": code, "secret": secret}, tab, variant,
-                         {tab: json.loads(settings_json or "{}")}, lang)
+    settings_ = json.loads(settings_json or "{}")
+    if not isinstance(settings_, dict):
+        raise ValueError("settings_json must be a JSON object, e.g. {\"seed\": 7}")
+    if tab not in exercises.TABS:
+        raise ValueError(f"no exercise for tab {tab!r}; one of {', '.join(exercises.TABS)}")
+    variant = float(variant)
+    if variant != variant or not 0 <= variant <= 10**6:
+        raise ValueError("variant must be a whole number from 0 to 1000000")
+    return push_exercise({"code": code, "secret": secret}, tab, int(variant),
+                         {tab: settings_}, lang)
 
 
 def api_reveal(code: str, secret: str, lang: str = "en") -> str:
@@ -274,7 +319,7 @@ def api_join(code: str, student: str, name: str, lang: str = "en") -> str:
 def api_answer(code: str, student: str, answer: str, lang: str = "en") -> str:
     """Answer the current push: a number, a choice, or comma-separated choices."""
     s = store()
-    push = s.current(code, time.time()) if code else None
+    push = s.current(code, time.time())  # an unknown code: a ClassError, said as such
     fmt = exercises.question(push["tab"], push["settings"], push["variant"])["format"] \
         if push else "choice"
     value = answer.split(",") if fmt == "multi" else answer
@@ -349,7 +394,10 @@ def build(ctx, links_by_tab: dict[str, dict]) -> None:
                                  elem_id="class-teacher-plot")
     timer = gr.Timer(POLL_S)
     for fn in (api_create, api_push, api_reveal, api_export, api_join, api_answer, api_view):
-        gr.api(fn, api_name="class_" + fn.__name__.removeprefix("api_"))
+        # Quick database calls: none waits behind another in Gradio's per-event limit
+        # (BERTGPT_CONCURRENCY), so thirty answers after a push do not queue four by four.
+        gr.api(_api(fn), api_name="class_" + fn.__name__.removeprefix("api_"),
+               concurrency_limit=None)
 
     names = [(tab, key) for tab in ex_tabs for key in links_by_tab[tab]]
     comps = [links_by_tab[tab][key] for tab, key in names]
@@ -377,10 +425,12 @@ def build(ctx, links_by_tab: dict[str, dict]) -> None:
                                    [shown_push, s_question, number, choice, multi, s_own,
                                     s_plot], **private)
     submit_btn.click(submit, [student_state, number, choice, multi, lang], submit_md,
-                     **private)
-    timer.tick(teacher_view, [teacher_state, lang], [t_status, t_plot], **private)
+                     concurrency_limit=None, **private)
+    timer.tick(teacher_view, [teacher_state, lang], [t_status, t_plot], concurrency_limit=None,
+               **private)
     timer.tick(student_view, [student_state, shown_push, lang],
-               [shown_push, s_question, number, choice, multi, s_own, s_plot], **private)
+               [shown_push, s_question, number, choice, multi, s_own, s_plot],
+               concurrency_limit=None, **private)
 
     def on_load(student, teacher, request: gr.Request):
         """?class=CODE fills the code box and opens this tab (so does ?tab=class: the

@@ -17,6 +17,9 @@ Formats of an answer: "number" (a whole number), "choice" (one value of `choices
 """
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import random
 
 import torch
@@ -30,7 +33,7 @@ from ..text.mlm import mask_text
 from ..text.nsp import explain_pairs
 from ..text.tokenizer import bpe_merges, piece_display
 
-TABS = ("tokenize", "mlm", "nsp", "masks", "fillmask", "generate")
+TABS = ("tokenize", "mlm", "nsp", "masks", "attention", "fillmask", "generate")
 
 # What each tab's deep link holds by default: an exercise pushed with part of the settings
 # fills in the rest as the tab itself would show it.
@@ -41,6 +44,8 @@ DEFAULTS = {
     "nsp": {"seed": 0, "max_len": 64, "bug": False},
     "masks": {"text": "the cat eats fish\nthe dog barks at the cat\nhello",
               "kind": "causal+padding", "inspect": 1},
+    "attention": {"text": "The capital of France is Paris, and people there speak French.",
+                  "layer": 4, "head": 3},
     "fillmask": {"text": "the capital of france is [MASK] ."},
     "generate": {"prompt": "The capital of France is", "temperature": 1.0, "top_k": 0,
                  "top_p": 0.5},
@@ -171,6 +176,36 @@ def _model(arch: str):
     return loaded
 
 
+@torch.no_grad()
+def _attention(s: dict, variant: int) -> dict:
+    loaded = _model("bert")
+    tok, model = loaded.tokenizer, loaded.model
+    text = str(s["text"])
+    if not text.strip():
+        raise TextError("the sentence is empty: type one")
+    ids = [tok.special_id("cls")] + tok.encode(text)[:model.cfg.block_size - 2] + \
+        [tok.special_id("sep")]
+    names = [tok.id_to_token(i) for i in ids]
+    model.eval()
+    weights = model(torch.tensor([ids]), need_weights=True).attentions  # the tab's maps
+    # layer and head as the tab's sliders count them, from 1, clamped as the tab clamps
+    layer = min(max(_whole(s["layer"], "layer", 1, 1000), 1), len(weights))
+    head = min(max(_whole(s["head"], "head", 1, 1000), 1), weights[0].shape[1])
+    row_w = weights[layer - 1][0, head - 1].float()
+    # the question's row: one of the sentence's own tokens, never [CLS] or [SEP]
+    row = 1 + variant % max(len(ids) - 2, 1)
+    w = row_w[row]
+    top = int(w.argmax())
+    return {"format": "choice", "choices": [(f"{c}: {n}", str(c)) for c, n in enumerate(names)],
+            "prompt": {"id": "attention.prompt",
+                       "args": {"layer": layer, "head": head, "row": row, "token": names[row]}},
+            "right": str(top),
+            "why": {"id": "attention.why",
+                    "args": {"token": names[row], "top": names[top], "top_pos": top,
+                             "weight": float(w[top]), "layer": layer, "head": head}},
+            "trace": {"weights": [round(float(x), 4) for x in w], "tokens": names}}
+
+
 def _fillmask(s: dict, variant: int) -> dict:
     loaded = _model("bert")
     text = str(s["text"])
@@ -213,12 +248,21 @@ def _generate(s: dict, variant: int) -> dict:
 
 
 _KINDS = {"tokenize": _tokenize, "mlm": _mlm, "nsp": _nsp, "masks": _masks,
-          "fillmask": _fillmask, "generate": _generate}
+          "attention": _attention, "fillmask": _fillmask, "generate": _generate}
 
 
 def _solve(tab: str, settings: dict | None, variant: int) -> tuple[dict, dict]:
     s = _settings(tab, settings)
-    return s, _KINDS[tab](s, _whole(variant, "variant"))
+    key = json.dumps(s, sort_keys=True, default=str)
+    # A class asks the same question of thirty students, and each page polls it: solve it
+    # once. The copy keeps a caller's changes out of the cache.
+    return copy.deepcopy(_solved(tab, key, _whole(variant, "variant")))
+
+
+@functools.lru_cache(maxsize=256)
+def _solved(tab: str, key: str, variant: int) -> tuple[dict, dict]:
+    s = json.loads(key)
+    return s, _KINDS[tab](s, variant)
 
 
 def question(tab: str, settings: dict | None = None, variant: int = 0) -> dict:
