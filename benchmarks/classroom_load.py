@@ -607,11 +607,11 @@ def class_session(students=30, trainers=10, duration=180.0, think=2.0, train_sec
     rss, log = Rss(proc.pid), Log()
     try:
         api = first.view_api(return_format="dict", print_info=False)
-        made = first.predict("en", api_name="/class_create")
+        teacher = _client(url)  # before the class arrives, as a teacher would be
+        made = teacher.predict("en", api_name="/class_create")
         book = {"code": made["code"], "secret": made["secret"], "tabs": {}, "acked": [],
                 "lost_view": [], "checked": {}, "pushes": 0}
         names = [f"name{marker(i)}" for i in range(students)]
-        teacher = _client(url)  # before the class arrives, as a teacher would be
         start = time.time()
         deadline = start + duration
         threads = [threading.Thread(target=class_trainer, args=(i, url, api, log, opts,

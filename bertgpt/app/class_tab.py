@@ -398,6 +398,12 @@ def build(ctx, links_by_tab: dict[str, dict]) -> None:
         # (BERTGPT_CONCURRENCY), so thirty answers after a push do not queue four by four.
         gr.api(_api(fn), api_name="class_" + fn.__name__.removeprefix("api_"),
                concurrency_limit=None)
+    # gr.api gives its invisible parameter components labels ("1st", "2nd", ...) that no
+    # one sees; without them the language switch and its test pass these components over.
+    from gradio.components.api_component import Api
+    for block in ctx.demo.blocks.values():
+        if isinstance(block, Api):
+            block.label = None
 
     names = [(tab, key) for tab in ex_tabs for key in links_by_tab[tab]]
     comps = [links_by_tab[tab][key] for tab, key in names]
