@@ -45,8 +45,10 @@ from gradio_client.exceptions import AppError
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ("import os, faulthandler, signal; os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE');"
           "faulthandler.register(signal.SIGUSR1, all_threads=True);"  # stacks on demand
-          "from bertgpt.app import build_app, launch;"
-          "launch(build_app(), server_port={port}, quiet=True)")
+          "from bertgpt.app import build_app, launch; import sys; demo = build_app();"
+          "launch(demo, server_port={port}, quiet=True, prevent_thread_lock=True);"
+          # launch() returns once Gradio's self-check passed: only then is it up
+          "print('BERTGPT-READY', file=sys.stderr, flush=True); demo.block_thread()")
 
 
 def marker(i: int) -> str:
@@ -357,7 +359,8 @@ def start_server(env_extra: dict | None = None, tries: int = 3):
     Gradio's check that it can reach itself can time out, and it then exits."""
     for k in range(tries):
         proc, url, client = _start_server(env_extra)
-        time.sleep(5)  # the check runs after the port opens
+        while proc.poll() is None and "BERTGPT-READY" not in Path(proc.log_path).read_text():
+            time.sleep(0.5)  # the check runs after the port opens
         if proc.poll() is None:
             return proc, url, client
         print(f"the server exited while launching (try {k + 1}): "
