@@ -146,7 +146,7 @@ def test_one_teacher_three_students_and_a_restart(class_db):
             teacher.screenshot(path=str(SHOTS / "class-teacher-ko.png"), full_page=True)
             ben = pages["Ben"]
             ben.goto(f"{demo.local_url}?class={code}&lang=ko")
-            _shows(ben, "정답은", "#class-own")
+            _shows(ben, "정답:", "#class-own")
             own = ben.locator("#class-own").inner_text()
             assert "✗" in own and "✓" not in own, own
             ben.wait_for_timeout(1000)

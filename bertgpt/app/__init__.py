@@ -131,12 +131,13 @@ def build_app() -> gr.Blocks:
                         with gr.Column(scale=2, min_width=300):
                             if links:
                                 _link_button(mod.ID, links, lang)
+                            # --- issue #20: predict, then reveal (exercise_panel.py), above
+                            # the lesson: below a long one, no one would scroll to it ---
+                            if mod.ID in exercise_panel.TABS and links:
+                                exercise_panel.panel(mod.ID, links, lang)
                             with gr.Accordion(t("app.lesson"), open=True):
                                 lesson_panels[mod.ID] = gr.Markdown(lesson(mod.ID),
                                                                     elem_classes=["lesson"])
-                            # --- issue #20: predict, then reveal (exercise_panel.py) ---
-                            if mod.ID in exercise_panel.TABS and links:
-                                exercise_panel.panel(mod.ID, links, lang)
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]
             # --- issue #20: the Class tab (class_tab.py), after the lesson tabs ---
             ctx.tabs = tabs
