@@ -14,6 +14,16 @@ calls made while some training ran, errors, the training line (place told, compl
 refused), leaks, and the server's peak RSS (sampled from /proc). Run:
 
     python benchmarks/classroom_load.py --students 30 --duration 240 --json out.json
+
+`--class` runs a class instead (issue #20): a teacher opens one and pushes exercise after
+exercise (MLM, NSP, Tokenize, Masks in turn), revealing each once everyone answered or
+after a while; the students poll the Class tab's view as the page's timer does and answer
+every push once; meanwhile `--trainers` other students train. It reports the latency of
+answer submission, answers lost (acknowledged but missing from the teacher's CSV, or not
+shown back to their student after the reveal) and leaks (any other student's name in a
+student's view, or the teacher's secret):
+
+    python benchmarks/classroom_load.py --class --students 30 --trainers 10 --duration 180
 """
 from __future__ import annotations
 
@@ -35,8 +45,10 @@ from gradio_client.exceptions import AppError
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ("import os, faulthandler, signal; os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE');"
           "faulthandler.register(signal.SIGUSR1, all_threads=True);"  # stacks on demand
-          "from bertgpt.app import build_app, launch;"
-          "launch(build_app(), server_port={port}, quiet=True)")
+          "from bertgpt.app import build_app, launch; import sys; demo = build_app();"
+          "launch(demo, server_port={port}, quiet=True, prevent_thread_lock=True);"
+          # launch() returns once Gradio's self-check passed: only then is it up
+          "print('BERTGPT-READY', file=sys.stderr, flush=True); demo.block_thread()")
 
 
 def marker(i: int) -> str:
@@ -342,7 +354,21 @@ def print_report(r: dict) -> None:
         print("  leak:", leak)
 
 
-def start_server(env_extra: dict | None = None):
+def start_server(env_extra: dict | None = None, tries: int = 3):
+    """`_start_server`, again if the server gave up while launching: on a loaded machine
+    Gradio's check that it can reach itself can time out, and it then exits."""
+    for k in range(tries):
+        proc, url, client = _start_server(env_extra)
+        while proc.poll() is None and "BERTGPT-READY" not in Path(proc.log_path).read_text():
+            time.sleep(0.5)  # the check runs after the port opens
+        if proc.poll() is None:
+            return proc, url, client
+        print(f"the server exited while launching (try {k + 1}): "
+              f"{Path(proc.log_path).read_text()[-300:]}", file=sys.stderr)
+    raise RuntimeError(f"the server did not stay up in {tries} tries")
+
+
+def _start_server(env_extra: dict | None = None):
     """The app in its own process. Its stderr goes to a file, never to an unread pipe: a
     pipe fills at 64 kB of log lines and every server thread that then logs would block."""
     import tempfile
@@ -428,6 +454,204 @@ def classroom(students=30, duration=240.0, think=2.0, train_seconds=5.0, env=Non
             Path(proc.log_path).unlink(missing_ok=True)
 
 
+CLASS_TABS = [("mlm", {"seed": 7}), ("nsp", {"seed": 3}), ("tokenize", {"word": "unbelievable"}),
+              ("masks", {"kind": "causal+padding"})]
+
+
+def _class_answer(tab: str, rng: random.Random) -> str:
+    """A student's guess, in the form the answer endpoint takes (students disagree)."""
+    if tab == "mlm" or tab == "masks":
+        return ",".join(str(p) for p in sorted(rng.sample(range(1, 10), rng.randint(1, 3))))
+    if tab == "nsp":
+        return rng.choice(["IsNext", "NotNext"])
+    return str(rng.randint(1, 5))
+
+
+def _client(url: str, tries: int = 5) -> Client:
+    """A client, retried: forty arriving at once can find the listen backlog full (a
+    reset connection), which a browser would simply retry too."""
+    for k in range(tries):
+        try:
+            return Client(url, verbose=False, ssl_verify=False,
+                          httpx_kwargs={"timeout": httpx.Timeout(None, connect=60)})
+        except httpx.TransportError:
+            if k == tries - 1:
+                raise
+            time.sleep(1 + k)
+
+
+def class_student(i, url, log: Log, deadline, names, book, think):
+    import uuid
+    rng = random.Random(1000 + i)
+    start = time.perf_counter()
+    try:
+        client = _client(url)
+    except Exception as e:  # noqa: BLE001
+        log.error(f"class connect: {e}")
+        return
+    log.call("(connect)", time.perf_counter() - start, True, False)
+    sid, name = uuid.uuid4().hex, names[i]
+
+    def call(endpoint, *args):
+        start = time.perf_counter()
+        try:
+            out = client.predict(*args, api_name=endpoint)
+        except AppError as e:
+            msg = e.message or str(e)
+            if "has been revealed" in msg:  # answered too late: told so, nothing lost
+                log.call(endpoint, time.perf_counter() - start, True, log.training > 0, i)
+                return "revealed"
+            log.call(endpoint, time.perf_counter() - start, False, log.training > 0, i)
+            log.error(f"{endpoint}: {msg[:200]}")
+            return None
+        except Exception as e:  # noqa: BLE001
+            log.call(endpoint, time.perf_counter() - start, False, log.training > 0, i)
+            log.error(f"{endpoint}: {(getattr(e, 'message', None) or str(e))[:200]}")
+            return None
+        log.call(endpoint, time.perf_counter() - start, True, log.training > 0, i)
+        return out
+
+    joined = call("/class_join", book["code"], sid, name, "en")
+    if not joined or "joined" not in joined:
+        log.error(f"student {i} could not join: {joined}")
+        return
+    answered: dict[int, str] = {}
+    while time.time() < deadline:
+        view = call("/class_view", book["code"], sid, "en")
+        if view is None:
+            time.sleep(2)
+            continue
+        others = [n for n in names if n != name]
+        text = json.dumps(view)
+        with log.lock:
+            log.leaks += [f"class student {i} saw {n}" for n in others if n in text]
+            if book["secret"] in text:
+                log.leaks.append(f"class student {i} saw the teacher's secret")
+        pid = view.get("push")
+        if pid is not None and pid not in answered and pid in book["tabs"]:
+            time.sleep(rng.uniform(0.5, 1.5) * think)  # reading the question
+            guess = _class_answer(book["tabs"][pid], rng)
+            reply = call("/class_answer", book["code"], sid, guess, "en")
+            if reply and "is in" in reply:
+                # what the store holds: the answer as graded and labelled (sorted set)
+                answered[pid] = reply.split("**")[1]
+                with log.lock:
+                    book["acked"].append((pid, name, answered[pid]))
+            elif reply and "revealed" in reply:
+                answered[pid] = ""  # too late: told so, nothing was lost
+            else:
+                log.error(f"student {i}: answer refused: {reply}")
+                answered[pid] = ""
+        elif pid in answered and answered[pid] and view.get("spread", {}) and \
+                view["spread"].get("revealed") and pid not in book["checked"].get(name, set()):
+            # after the reveal the page must show this student their own answer
+            if f"**{answered[pid]}**" not in (view.get("own") or ""):
+                with log.lock:
+                    book["lost_view"].append((pid, name))
+            book["checked"].setdefault(name, set()).add(pid)
+        time.sleep(POLL)
+
+
+POLL = 2.0  # the Class tab's timer
+
+
+def class_teacher(client, log: Log, deadline, book, n_students):
+    k = 0
+    while time.time() < deadline - 20:
+        tab, settings = CLASS_TABS[k % len(CLASS_TABS)]
+        start = time.perf_counter()
+        client.predict(book["code"], book["secret"], tab, json.dumps(settings), k, "en",
+                       api_name="/class_push")
+        log.call("/class_push", time.perf_counter() - start, True, log.training > 0)
+        with log.lock:
+            book["pushes"] += 1
+        # the student endpoint names the push by its id: learn it from a view of our own
+        pid = None
+        while pid is None and time.time() < deadline:
+            pid = client.predict(book["code"], "teacher-probe", "en",
+                                 api_name="/class_view").get("push")
+            time.sleep(0.2 if pid is None else 0)
+        book["tabs"][pid] = tab
+        wait_until = time.time() + 40
+        while time.time() < wait_until:
+            with log.lock:
+                n = sum(1 for p, _, _ in book["acked"] if p == pid)
+            if n >= n_students:
+                break
+            time.sleep(1)
+        client.predict(book["code"], book["secret"], "en", api_name="/class_reveal")
+        time.sleep(2 * POLL + 1)  # every page sees the reveal before the next question
+        k += 1
+    return client
+
+
+def class_trainer(i, url, api, log: Log, opts, deadline):
+    try:
+        client = _client(url)
+    except Exception as e:  # noqa: BLE001
+        log.error(f"trainer connect: {e}")
+        return
+    while time.time() < deadline - opts.train_seconds:
+        if not train(log, client, api, 500 + i, opts.train_seconds, deadline):
+            return
+        time.sleep(random.Random(i).uniform(1, 3))
+
+
+def class_session(students=30, trainers=10, duration=180.0, think=2.0, train_seconds=5.0,
+                  env=None, arrive=20.0) -> dict:
+    """Issue #20's class benchmark: a teacher, `students` answering, `trainers` training."""
+    import csv
+    import io
+    import tempfile
+    db = Path(tempfile.mkdtemp(prefix="classroom-class-")) / "classes.sqlite"
+    opts = argparse.Namespace(students=students, duration=duration, think=think,
+                              train_seconds=train_seconds)
+    proc, url, first = start_server({**(env or {}), "BERTGPT_CLASS_DB": str(db)})
+    rss, log = Rss(proc.pid), Log()
+    try:
+        api = first.view_api(return_format="dict", print_info=False)
+        teacher = _client(url)  # before the class arrives, as a teacher would be
+        made = teacher.predict("en", api_name="/class_create")
+        book = {"code": made["code"], "secret": made["secret"], "tabs": {}, "acked": [],
+                "lost_view": [], "checked": {}, "pushes": 0}
+        names = [f"name{marker(i)}" for i in range(students)]
+        start = time.time()
+        deadline = start + duration
+        threads = [threading.Thread(target=class_trainer, args=(i, url, api, log, opts,
+                                                                deadline), daemon=True)
+                   for i in range(trainers)]
+        threads += [threading.Thread(target=class_student, args=(i, url, log, deadline, names,
+                                                                 book, think), daemon=True)
+                    for i in range(students)]
+        for t in threads:
+            t.start()
+            time.sleep(arrive / max(len(threads), 1))
+        class_teacher(teacher, log, deadline, book, students)
+        for t in threads:
+            t.join(max(1.0, deadline + 120 - time.time()))
+        rows = list(csv.DictReader(io.StringIO(
+            teacher.predict(book["code"], book["secret"], api_name="/class_export"))))
+        kept = {(int(r["question"]), r["student"], r["answer"]) for r in rows}
+        lost = [a for a in book["acked"] if a not in kept]
+        report = summarize(log, rss, opts, time.time() - start)
+        answer = report["endpoints"].get("/class_answer", {})
+        report["class"] = {"trainers": trainers, "pushes": book["pushes"],
+                           "answers_acknowledged": len(book["acked"]), "csv_rows": len(rows),
+                           "lost_answers": len(lost) + len(book["lost_view"]),
+                           "lost": (lost + book["lost_view"])[:10],
+                           "answer_p95_s": answer.get("p95"), "answer_n": answer.get("n", 0)}
+        return report
+    finally:
+        rss.stop()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if not (log.errors or log.leaks):
+            Path(proc.log_path).unlink(missing_ok=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--students", type=int, default=30)
@@ -436,12 +660,25 @@ def main(argv=None) -> int:
     p.add_argument("--train-seconds", type=float, default=5.0)
     p.add_argument("--arrive", type=float, default=30.0, help="seconds over which students join")
     p.add_argument("--json", help="also write the report here")
+    p.add_argument("--class", dest="klass", action="store_true",
+                   help="a class: a teacher pushing exercises, students answering, some training")
+    p.add_argument("--trainers", type=int, default=10, help="with --class: students who train")
     a = p.parse_args(argv)
-    report = classroom(a.students, a.duration, a.think, a.train_seconds, arrive=a.arrive)
+    if a.klass:
+        report = class_session(a.students, a.trainers, a.duration, a.think, a.train_seconds,
+                               arrive=a.arrive)
+    else:
+        report = classroom(a.students, a.duration, a.think, a.train_seconds, arrive=a.arrive)
     print_report(report)
+    if "class" in report:
+        c = report["class"]
+        print(f"class: {c['pushes']} pushes, {c['answers_acknowledged']} answers acknowledged, "
+              f"{c['csv_rows']} CSV rows, answer p95 {c['answer_p95_s']:.3f} s over "
+              f"{c['answer_n']}, lost {c['lost_answers']}, leaks {len(report['leaks'])}")
     if a.json:
         Path(a.json).write_text(json.dumps(report, indent=2))
-    return 1 if report["errors"] or report["leaks"] else 0
+    lost = report.get("class", {}).get("lost_answers", 0)
+    return 1 if report["errors"] or report["leaks"] or lost else 0
 
 
 if __name__ == "__main__":

@@ -59,6 +59,9 @@ class Settings:
     bertgpt_max_train_bytes: int      # size of a pasted or uploaded training text
     bertgpt_real_models: int          # real Hugging Face checkpoints held at once
     bertgpt_malloc_tune: bool         # keep freed memory in a training process (allocator.py)
+    bertgpt_class_db: str             # the SQLite file of the Class tab (course/class_store.py)
+    bertgpt_class_cap: int            # students one class code admits
+    bertgpt_class_hours: float        # hours a class code stays open
 
     # --- The Hugging Face Hub (hub.py), with huggingface_hub's meanings.
     hf_hub_offline: bool | None       # no downloads ("1", "ON", "YES", "TRUE")
@@ -103,6 +106,9 @@ class Settings:
             bertgpt_max_train_bytes=_whole(env, "BERTGPT_MAX_TRAIN_BYTES", 2_000_000),
             bertgpt_real_models=_whole(env, "BERTGPT_REAL_MODELS", 2),
             bertgpt_malloc_tune=_text(env, "BERTGPT_MALLOC_TUNE", "1") != "0",
+            bertgpt_class_db=_text(env, "BERTGPT_CLASS_DB", "bertgpt-classes.sqlite"),
+            bertgpt_class_cap=_whole(env, "BERTGPT_CLASS_CAP", 200),
+            bertgpt_class_hours=_number(env, "BERTGPT_CLASS_HOURS", 8.0),
             hf_hub_offline=_hub_flag(env, "HF_HUB_OFFLINE"),
             transformers_offline=_hub_flag(env, "TRANSFORMERS_OFFLINE"),
             hf_hub_cache=_text(env, "HF_HUB_CACHE"),

@@ -1,4 +1,5 @@
 import os
+import tempfile
 
 # Threads that sleep when idle: spinning OpenMP threads fight the app server, the
 # browser and each other on a 2-core machine (a tiny step went from 65 ms to 950 ms).
@@ -13,6 +14,10 @@ from bertgpt import settings  # noqa: E402
 torch.manual_seed(0)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The Class tab's SQLite file: a test run's classes go to a temporary folder, never into
+# the working directory (a test that looks at the file sets its own).
+os.environ.setdefault("BERTGPT_CLASS_DB", os.path.join(
+    tempfile.mkdtemp(prefix="bertgpt-test-classes-"), "classes.sqlite"))
 
 
 @pytest.fixture(autouse=True)

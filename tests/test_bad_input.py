@@ -151,6 +151,25 @@ TABLE: dict[str, Row] = {
                        C("html as country", NOT_CHOICE, country=HTML)]),
     "/set_language": Row([C("unknown language", NOT_CHOICE, lang="fr"),
                           C("path as language", NOT_CHOICE, lang=PATH)]),
+    # The Class tab's API (app/class_tab.py): with the defaults there is no such class.
+    "/class_create": Row([C("unknown language", ANY, lang="fr"),
+                          C("path as language", ANY, lang=PATH)]),
+    "/class_push": Row(base=dict(tab="mlm"), base_fails="no class", cases=[
+        C("settings not JSON", "bad input", code="NOPE99", settings_json="{nope"),
+        C("settings a list", "JSON object", code="NOPE99", settings_json="[1, 2]"),
+        C("settings 1 MB", "at most 5,000", settings_json=BIG),
+        C("path as tab", "no exercise", code="NOPE99", tab=PATH),
+        C("variant -1", "variant", code="NOPE99", variant=-1),
+        C("no such class", "no class", code="NOPE99", tab="mlm")]),
+    "/class_reveal": Row(base_fails="no class", cases=[
+        C("html code", "at most 12|no class", code=HTML), C("1 MB secret", "at most", secret=BIG)]),
+    "/class_export": Row(base_fails="no class", cases=[C("path as code", "at most 12", code=PATH)]),
+    "/class_join": Row(base=dict(name="Ada"), base_fails="no class", cases=[
+        C("1 MB name", "at most", name=BIG), C("html name", "name of 1 to 40", code="NOPE99", name=HTML),
+        C("NUL in student", "NUL|surrogate", student=ODD)]),
+    "/class_answer": Row(base_fails="no class", cases=[
+        C("1 MB answer", "at most", answer=BIG), C("html answer", "no class", answer=HTML)]),
+    "/class_view": Row(base_fails="no class", cases=[C("html code", "at most 12", code=HTML)]),
     "/fill_mask": Row([
         C("empty", "empty|at most", text=""), C("1 MB", "at most 2,000", text=BIG),
         C("no mask", r"\[MASK\]", text="no mask here"),

@@ -82,3 +82,19 @@ def test_the_queue_never_rebuilds_gradios_monitoring_summary():
         assert q.compute_analytics_summary(records) == {"functions": {}}  # not rebuilt
     finally:
         demo.close()
+
+
+@pytest.mark.slow
+def test_a_class_answers_with_no_loss_and_no_leaks():
+    """benchmarks/classroom_load.py --class, small: a teacher pushing, five students
+    answering, one training meanwhile. Every acknowledged answer is in the CSV and shown
+    back to its student after the reveal; no student sees another's name."""
+    classroom_load = pytest.importorskip("classroom_load")
+    report = classroom_load.class_session(students=5, trainers=1, duration=50, think=1.0,
+                                          train_seconds=3, arrive=5)
+    assert report["errors"] == [], report["errors"]
+    assert report["leaks"] == []
+    c = report["class"]
+    assert c["pushes"] >= 2 and c["answers_acknowledged"] >= 5
+    assert c["lost_answers"] == 0, c["lost"]
+    assert c["csv_rows"] == c["answers_acknowledged"]

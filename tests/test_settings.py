@@ -20,7 +20,7 @@ VARIABLES = {f.name.upper() for f in dataclasses.fields(Settings)}
 INTEGERS = ["BERTGPT_QUEUE", "BERTGPT_CONCURRENCY", "BERTGPT_SESSION_TTL",
             "BERTGPT_TRAIN_CONCURRENCY", "BERTGPT_TRAIN_QUEUE", "BERTGPT_TRAIN_THREADS",
             "BERTGPT_TRAIN_NICE", "BERTGPT_MAX_STEPS", "BERTGPT_MAX_TRAIN_BYTES",
-            "BERTGPT_REAL_MODELS", "RANK", "WORLD_SIZE", "LOCAL_RANK"]
+            "BERTGPT_REAL_MODELS", "BERTGPT_CLASS_CAP", "RANK", "WORLD_SIZE", "LOCAL_RANK"]
 
 
 # ------------------------------------------------------------------- defaults and parsing
@@ -32,6 +32,8 @@ def test_defaults_with_nothing_set():
     assert (s.bertgpt_max_steps, s.bertgpt_max_seconds, s.bertgpt_max_train_bytes) == (
         2000, 120.0, 2_000_000)
     assert s.bertgpt_real_models == 2
+    assert (s.bertgpt_class_db, s.bertgpt_class_cap, s.bertgpt_class_hours) == (
+        "bertgpt-classes.sqlite", 200, 8.0)
     assert s.bertgpt_train_process and s.bertgpt_malloc_tune
     assert (s.rank, s.world_size, s.local_rank) == (0, 1, 0)
     assert s.bertgpt_browser_secret == settings.BROWSER_SECRET

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from .. import settings
-from . import i18n, serving
+from . import class_tab, exercise_panel, i18n, serving
 from .common import guard_inputs, lesson
 from .i18n import t
 
@@ -176,10 +176,19 @@ def build_app() -> gr.Blocks:
                         with gr.Column(scale=2, min_width=300):
                             if links:
                                 _link_button(mod.ID, links, lang)
+                            # --- issue #20: predict, then reveal (exercise_panel.py), above
+                            # the lesson: below a long one, no one would scroll to it ---
+                            if mod.ID in exercise_panel.TABS and links:
+                                exercise_panel.panel(mod.ID, links, lang)
                             with gr.Accordion(t("app.lesson"), open=True):
                                 lesson_panels[mod.ID] = gr.Markdown(lesson(mod.ID),
                                                                     elem_classes=["lesson"])
                 linkable += [(mod.ID, key, comp) for key, comp in links.items()]
+            # --- issue #20: the Class tab (class_tab.py), after the lesson tabs ---
+            ctx.tabs = tabs
+            with gr.Tab(t("class.title"), id=class_tab.ID):
+                class_tab.build(ctx, {i: {k: c for j, k, c in linkable if j == i}
+                                      for i in TABS})
         ctx.tabs = tabs
         lesson_panels[ERRATA] = errata_md  # after the tabs': the switch returns them in order
 
