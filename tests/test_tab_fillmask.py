@@ -72,3 +72,23 @@ def test_lens_window_follows_the_first_mask_in_a_long_sentence():
 def test_quiet_events_keep_the_view_instead_of_raising():
     quiet = F.quietly(F.fill_mask, 3)
     assert quiet("", 5, "bundled", None, "ko") == (gr.skip(),) * 3
+
+
+def test_the_opening_view_takes_a_class_links_values():
+    """Page load computes the first view before open_link has set the components, so it
+    reads the link itself: values for this tab only, and only those the component takes."""
+    text = gr.Textbox()
+    top_k = gr.Slider(1, 20)
+    fields = {"text": (text, SENTENCE), "top_k": (top_k, 5)}
+
+    class Request:
+        def __init__(self, **params):
+            self.query_params = params
+
+    assert F.link_values(Request(tab="fillmask", text="a [MASK] .", top_k="7"), "fillmask",
+                         fields) == {"text": "a [MASK] .", "top_k": 7}
+    assert F.link_values(Request(tab="mlm", text="a [MASK] ."), "fillmask",
+                         fields) == {"text": SENTENCE, "top_k": 5}      # another tab's link
+    assert F.link_values(Request(tab="fillmask", top_k="999"), "fillmask",
+                         fields)["top_k"] == 5                         # out of the slider
+    assert F.link_values(None, "fillmask", fields)["text"] == SENTENCE

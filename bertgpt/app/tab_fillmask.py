@@ -46,6 +46,20 @@ def quietly(fn, n_outputs: int):
     return wrapper
 
 
+def link_values(request, tab_id: str, fields: dict) -> dict:
+    """fields (name -> (component, current value)) with the values a class link
+    (?tab=<tab_id>&name=...) gives, as open_link will set them: the opening view is
+    computed at page load, before open_link's updates reach the page's components."""
+    from . import _coerce  # the app's one parser of link values
+    params = dict(request.query_params) if request is not None else {}
+    out = {name: value for name, (_, value) in fields.items()}
+    if params.get("tab") == tab_id:
+        for name, (component, _) in fields.items():
+            if name in params and (value := _coerce(component, params[name])) is not None:
+                out[name] = value
+    return out
+
+
 def _check(text, top_k, source, own, lang) -> tuple[str, int]:
     """The refusals of this tab, in the page's language, before any model runs."""
     if text is None or not str(text).strip():
@@ -147,8 +161,17 @@ def build(ctx) -> dict:
     # Nobody clicked, so a refusal there (a box emptied, then the language switched)
     # leaves the view as it was instead of raising a toast.
     quiet, quiet_lens = quietly(fill_mask, len(outputs)), quietly(fill_lens, len(lens_out))
-    for trigger in (ctx.demo.load, ctx.lang.change):
-        trigger(quiet, inputs, outputs, api_visibility="private", show_progress="hidden"
-                ).then(quiet_lens, lens_in, lens_out, api_visibility="private",
-                       show_progress="hidden")
+
+    def opening(text_value, k, src, own, lang, request: gr.Request):
+        """The view the tab opens with: its settings, or a class link's."""
+        v = link_values(request, ID, {"text": (text, text_value), "top_k": (top_k, k),
+                                      "source": (source, src)})
+        return (*quiet(v["text"], v["top_k"], v["source"], own, lang),
+                *quiet_lens(v["text"], v["source"], own, lang))
+
+    ctx.demo.load(opening, inputs, outputs + lens_out, api_visibility="private",
+                  show_progress="hidden")
+    ctx.lang.change(quiet, inputs, outputs, api_visibility="private", show_progress="hidden"
+                    ).then(quiet_lens, lens_in, lens_out, api_visibility="private",
+                           show_progress="hidden")
     return {"text": text, "top_k": top_k, "source": source}

@@ -16,7 +16,7 @@ from ..model import lens
 from ..model.sampling import generate, generate_stream
 from .common import as_text, friendly, friendly_gen, get_model, real_choices
 from .i18n import say, t
-from .tab_fillmask import quietly
+from .tab_fillmask import link_values, quietly
 from .plots_live import as_plot, distribution_figure, lens_figure, model_note
 
 ID = "generate"
@@ -264,10 +264,22 @@ def build(ctx) -> dict:
     # with a result (bundled GPT: tens of ms), and rewrites it in the language picked.
     # The prompt is left as it is: only a click appends.
     quiet, quiet_lens = quietly(preview, len(step_out)), quietly(prompt_lens, len(lens_out))
-    for trigger in (ctx.demo.load, ctx.lang.change):
-        trigger(quiet, settings + [ctx.own, ctx.lang], step_out, api_visibility="private",
-                show_progress="hidden"
-                ).then(quiet_lens, lens_in, lens_out, api_visibility="private",
-                       show_progress="hidden")
+    names = ["source", "prompt", "temperature", "top_k", "top_p", "seed"]
+
+    def opening(src, text, temp, k, p, sd, own, lang, request: gr.Request):
+        """The view the tab opens with: its settings, or a class link's."""
+        v = link_values(request, ID, {n: (c, x) for n, c, x in
+                                      zip(names, settings, (src, text, temp, k, p, sd))})
+        shown = quiet(*[v[n] for n in names], own, lang)
+        step = shown[3] if isinstance(shown[3], dict) and "before" in shown[3] else None
+        return (*shown, *(quiet_lens(v["source"], step, own, lang) if step
+                          else (gr.skip(), gr.skip())))
+
+    ctx.demo.load(opening, settings + [ctx.own, ctx.lang], step_out + lens_out,
+                  api_visibility="private", show_progress="hidden")
+    ctx.lang.change(quiet, settings + [ctx.own, ctx.lang], step_out, api_visibility="private",
+                    show_progress="hidden"
+                    ).then(quiet_lens, lens_in, lens_out, api_visibility="private",
+                           show_progress="hidden")
     return {"prompt": prompt, "temperature": temperature, "top_k": top_k, "top_p": top_p,
             "seed": seed, "max_tokens": max_tokens, "source": source}
