@@ -115,3 +115,6 @@ def test_prompt_lens_is_capped_to_the_prompt_end():
     assert len(heat["x"]) == G.LENS_POSITIONS
     assert heat["x"][-1].endswith(f"·{len(ids) - 1}")
     assert f"{len(ids) - G.LENS_POSITIONS}–{len(ids) - 1} of {len(ids)}" in note
+    # A full grid has narrow cells: their words are cut short (hover has them whole).
+    words = [t.replace("<b>", "").replace("</b>", "") for row in heat["text"] for t in row]
+    assert max(len(w) for w in words) <= 5 and any(w.endswith("…") for w in words)

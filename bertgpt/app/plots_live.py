@@ -210,17 +210,21 @@ def lens_figure(trace: dict, label, lang: str = "en", k: int = 5) -> dict:
     # A category axis merges equal labels: each column keeps its position number.
     cols = [f"{_short(label(i), 12)} ·{p}" for i, p in zip(trace["input"], trace["positions"])]
     rows = [say(lang, "lens.layer.emb")] + [str(layer) for layer in range(1, n_rows)]
+    # The grid sits in the tab's left column (~600 px): with many columns a cell has room
+    # for a few characters only, and longer words would spill into their neighbours.
+    fit = 7 if len(cols) <= 8 else 5 if len(cols) <= 12 else 3
     z, text, hover = [], [], []
     for layer, cells in enumerate(trace["top"]):
         z.append([c[0]["prob"] for c in cells])
         text.append([(lambda s: f"<b>{s}</b>" if c[0]["id"] == a else s)(
-            _short(label(c[0]["id"]), 7)) for c, a in zip(cells, trace["answer"])])
+            _short(label(c[0]["id"]), fit)) for c, a in zip(cells, trace["answer"])])
         hover.append(["<br>".join(f"{as_html(label(x['id']))}: {x['prob']:.1%}" for x in c[:k])
                       for c in cells])
     axis = say(lang, f"lens.axis.position.{arch}")
     data = [{"type": "heatmap", "x": cols, "y": rows, "z": z, "zmin": 0, "zmax": 1,
              "colorscale": BLUES, "xgap": 1, "ygap": 1, "text": text,
-             "texttemplate": "%{text}", "textfont": {"size": 11}, "customdata": hover,
+             "texttemplate": "%{text}", "textfont": {"size": 11 if fit > 3 else 10},
+             "customdata": hover,
              "colorbar": {"title": {"text": say(lang, "lens.colorbar"), "side": "right"},
                           "thickness": 12, "len": 0.8, "tickformat": ".0%"},
              "hovertemplate": say(lang, "lens.hover") + "<br>%{customdata}<extra></extra>"}]

@@ -19,7 +19,7 @@ EXAMPLES = ["the capital of france is [MASK] .",
             "people in korea speak [MASK] .",
             "[MASK] is a baker who lives in [MASK] , the capital of austria ."]
 MAX_CHARS = 2000
-LENS_POSITIONS = 16  # columns of the lens grid: more and the token labels collide
+LENS_POSITIONS = 12  # columns of the lens grid: more and the cells only fit 3 letters
 LENS_TOP = 5         # guesses per cell in the lens's hover
 
 

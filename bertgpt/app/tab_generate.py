@@ -25,7 +25,7 @@ LABEL = t("generate.title")
 SOURCES = [(t("generate.source.bundled"), "bundled"), (t("generate.source.own"), "own")]
 MAX_PROMPT = 2000
 MAX_NEW = 256
-LENS_POSITIONS = 16  # prompt tokens in the lens grid: more and the token labels collide
+LENS_POSITIONS = 12  # prompt tokens in the lens grid: more and the cells only fit 3 letters
 LENS_TOP = 5         # guesses per cell in the lens's hover
 STREAM_EVERY = 0.25  # seconds between streamed updates in full mode (4 a second)
 
