@@ -32,6 +32,7 @@ _API = {
     "model.masks": ["apply_mask", "bidirectional_mask", "causal_mask", "combine",
                     "padding_mask", "safe_softmax"],
     "model.sampling": ["distribution", "fill_mask", "generate", "generate_stream"],
+    "model.lens": ["logit_lens"],
     "text.tokenizer": ["Tokenizer", "bpe_merges", "explain", "train_tokenizer"],
     "text.corpus": ["capital_facts", "generate_world", "load_text", "world_documents"],
     "text.mlm": ["RANDOM", "mask_text", "mask_tokens", "seed_article_masking"],

@@ -16,7 +16,7 @@ import math
 
 from gradio.components.plot import PlotData
 
-from ..course.viz import GRID, PALETTE, empty, styled
+from ..course.viz import BLUES, GRID, PALETTE, empty, styled
 from .i18n import say
 
 ARCH_COLOR = {"bert": PALETTE["blue"], "gpt": PALETTE["vermillion"]}
@@ -166,8 +166,9 @@ def embedding_figure(maps: dict, lang: str = "en", note: str = "") -> dict:
     return {"data": data, "layout": styled(layout)}
 
 
-def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
-    """One panel of horizontal bars per [MASK]: BERT's top-k guesses, likeliest on top."""
+def fillmask_figure(results: list[dict], sentence: str = "", lang: str = "en") -> dict:
+    """One panel of horizontal bars per [MASK]: BERT's top-k guesses, likeliest on top.
+    Titles in `lang` (the page's language)."""
     n = max(1, len(results))
     gap = 0.08 if n > 1 else 0.0
     height = (1 - gap * (n - 1)) / n
@@ -176,7 +177,7 @@ def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
     k = max((len(r["candidates"]) for r in results), default=0)
     panel = max(210, 22 * k + 50)
     data, layout = [], {"height": 90 + panel * n, "showlegend": False,
-                        "title": {"text": sentence[:90] or "Fill-mask"},
+                        "title": {"text": sentence[:90] or say(lang, "fillmask.fig.title")},
                         "margin": {"l": 90, "r": 20, "t": 70, "b": 30}, "annotations": []}
     for i, r in enumerate(results):
         k = "" if i == 0 else str(i + 1)
@@ -191,13 +192,14 @@ def fillmask_figure(results: list[dict], sentence: str = "") -> dict:
         layout[f"xaxis{k}"] = _axis(range=[0, 1.15], tickformat=".0%", anchor=f"y{k}")
         layout[f"yaxis{k}"] = _axis(domain=[max(0.0, top - height), top], anchor=f"x{k}",
                                     type="category")
-        layout["annotations"].append(_title(f"[MASK] #{i + 1} (token {r['position']})", top))
+        layout["annotations"].append(_title(say(lang, "fillmask.fig.panel", n=i + 1,
+                                                 position=r["position"]), top))
     return {"data": data, "layout": styled(layout)}
 
 
 def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p: float,
-                        title: str = "", kept: int | None = None, vocab: int | None = None
-                        ) -> dict:
+                        title: str = "", kept: int | None = None, vocab: int | None = None,
+                        lang: str = "en") -> dict:
     """The next-token distribution in the order it is built: raw softmax, after
     temperature (with the top-k and top-p cut-offs drawn), and the renormalised
     distribution the token is drawn from, with the drawn token starred.
@@ -213,18 +215,22 @@ def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p:
         labels.append(label)
     cut_k = [not r["kept_k"] for r in rows]
     cut_p = [r["kept_k"] and not r["kept_p"] for r in rows]
-    why = ["cut by top-k" if k else "cut by top-p" if p else "kept" for k, p in zip(cut_k, cut_p)]
+    why = ["cut_k" if k else "cut_p" if p else "kept" for k, p in zip(cut_k, cut_p)]
+    why_text = [say(lang, f"generate.fig.{w}") for w in why]
     bar = {"type": "bar", "x": labels, "xaxis": "x",
            "hovertemplate": "%{x}: %{y:.2%}<extra></extra>"}
     hatch = ["x" if k else "/" if p else "" for k, p in zip(cut_k, cut_p)]
     data = [
-        {**bar, "yaxis": "y", "y": [r["raw"] for r in rows], "name": "raw",
+        {**bar, "yaxis": "y", "y": [r["raw"] for r in rows],
+         "name": say(lang, "generate.fig.raw_name"),
          "marker": {"color": PALETTE["grey"]}},
-        {**bar, "yaxis": "y2", "y": [r["scaled"] for r in rows], "name": "after temperature",
-         "customdata": why, "hovertemplate": "%{x}: %{y:.2%} (%{customdata})<extra></extra>",
+        {**bar, "yaxis": "y2", "y": [r["scaled"] for r in rows],
+         "name": say(lang, "generate.fig.scaled_name"), "customdata": why_text,
+         "hovertemplate": "%{x}: %{y:.2%} (%{customdata})<extra></extra>",
          "marker": {"color": [PALETTE["sky"] if w == "kept" else PALETTE["grey"] for w in why],
                     "pattern": {"shape": hatch}}},
-        {**bar, "yaxis": "y3", "y": [r["final"] for r in rows], "name": "drawn from",
+        {**bar, "yaxis": "y3", "y": [r["final"] for r in rows],
+         "name": say(lang, "generate.fig.final_name"),
          "text": [f"{r['final']:.0%}" if r["final"] >= 0.01 else "" for r in rows],
          "textposition": "outside", "cliponaxis": False,
          "marker": {"color": [PALETTE["vermillion"] if r["chosen"] else PALETTE["orange"]
@@ -233,12 +239,15 @@ def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p:
                                                    for r in rows]}}},
     ]
     domains = [(0.72, 1.0), (0.37, 0.65), (0.0, 0.30)]
-    cuts = (f"top-k = {top_k or 'off'}, top-p = {top_p:g}" + (" (off)" if top_p >= 1 else "")
-            + (f": {kept:,} of {vocab:,} tokens kept" if kept is not None and vocab else ""))
-    titles = ["1 · raw: softmax(logits)", f"2 · after temperature T = {temperature:g}, then the "
-              f"cuts: {cuts}", "3 · renormalised: the distribution the token is drawn from"]
+    off = say(lang, "generate.fig.off")
+    cuts = (f"top-k = {top_k or off}, top-p = {top_p:g}" + (f" ({off})" if top_p >= 1 else "")
+            + (say(lang, "generate.fig.kept_of", kept=f"{kept:,}", vocab=f"{vocab:,}")
+               if kept is not None and vocab else ""))
+    titles = [say(lang, "generate.fig.raw"),
+              say(lang, "generate.fig.scaled", temperature=f"{temperature:g}", cuts=cuts),
+              say(lang, "generate.fig.final")]
     layout = {"height": 620, "bargap": 0.25, "showlegend": False,
-              "title": {"text": title or "Next-token distribution"},
+              "title": {"text": title or say(lang, "generate.fig.title")},
               "margin": {"l": 55, "r": 20, "t": 80, "b": 60},
               "xaxis": _axis(type="category", anchor="y3"),
               "annotations": [_title(t, d[1] + 0.005) for t, d in zip(titles, domains)],
@@ -250,9 +259,11 @@ def distribution_figure(rows: list[dict], temperature: float, top_k: int, top_p:
     n_k = sum(1 for r in rows if r["kept_k"])
     n_p = sum(1 for r in rows if r["kept_p"])
     if top_k and n_k < len(rows):
-        _cut_line(layout, n_k - 0.5, f"top-k = {top_k}: cut", PALETTE["purple"], "dash")
+        _cut_line(layout, n_k - 0.5, say(lang, "generate.fig.cut_line", what=f"top-k = {top_k}"),
+                  PALETTE["purple"], "dash")
     if top_p < 1 and n_p < n_k:
-        _cut_line(layout, n_p - 0.5, f"top-p = {top_p:g}: cut", PALETTE["green"], "dot")
+        _cut_line(layout, n_p - 0.5, say(lang, "generate.fig.cut_line", what=f"top-p = {top_p:g}"),
+                  PALETTE["green"], "dot")
     return {"data": data, "layout": styled(layout)}
 
 
@@ -265,6 +276,54 @@ def _cut_line(layout: dict, x: float, text: str, color: str, dash: str) -> None:
                                   "showarrow": False, "xanchor": "left", "yanchor": "top",
                                   "font": {"color": color, "size": 12},
                                   "bgcolor": "rgba(255,255,255,0.8)"})
+
+
+def lens_figure(trace: dict, label, lang: str = "en", k: int = 5) -> dict:
+    """The logit lens (`model.lens.logit_lens`) as a layers x positions grid: each cell
+    is coloured by the top-1 probability and names the top-1 token, bold where it already
+    is the last layer's answer (so colour is not the only signal); hover shows the top k.
+    Layer 0 (the embeddings) at the bottom, the last layer on top, as the stack is drawn.
+
+    label: token id -> readable text (spaces and newlines made visible)."""
+    arch, n_rows = trace["arch"], len(trace["top"])
+    # A category axis merges equal labels: each column keeps its position number.
+    cols = [f"{_short(label(i), 12)} ·{p}" for i, p in zip(trace["input"], trace["positions"])]
+    rows = [say(lang, "lens.layer.emb")] + [str(layer) for layer in range(1, n_rows)]
+    # The grid sits in the tab's left column (~600 px): with many columns a cell has room
+    # for a few characters only, and longer words would spill into their neighbours.
+    fit = 7 if len(cols) <= 8 else 5 if len(cols) <= 12 else 3
+    z, text, hover = [], [], []
+    for layer, cells in enumerate(trace["top"]):
+        z.append([c[0]["prob"] for c in cells])
+        text.append([(lambda s: f"<b>{s}</b>" if c[0]["id"] == a else s)(
+            _short(label(c[0]["id"]), fit)) for c, a in zip(cells, trace["answer"])])
+        hover.append(["<br>".join(f"{as_html(label(x['id']))}: {x['prob']:.1%}" for x in c[:k])
+                      for c in cells])
+    axis = say(lang, f"lens.axis.position.{arch}")
+    data = [{"type": "heatmap", "x": cols, "y": rows, "z": z, "zmin": 0, "zmax": 1,
+             "colorscale": BLUES, "xgap": 1, "ygap": 1, "text": text,
+             "texttemplate": "%{text}", "textfont": {"size": 11 if fit > 3 else 10},
+             "customdata": hover,
+             "colorbar": {"title": {"text": say(lang, "lens.colorbar"), "side": "right"},
+                          "thickness": 12, "len": 0.8, "tickformat": ".0%"},
+             "hovertemplate": say(lang, "lens.hover") + "<br>%{customdata}<extra></extra>"}]
+    layout = {"height": 150 + 26 * n_rows + (40 if len(cols) > 8 else 0),
+              "title": {"text": say(lang, f"lens.title.{arch}")},
+              "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
+              "xaxis": {"type": "category", "title": {"text": axis},
+                        "tickangle": -40 if len(cols) > 8 else 0},
+              "yaxis": {"type": "category", "title": {"text": say(lang, "lens.axis.layer")}}}
+    return {"data": data, "layout": styled(layout)}
+
+
+def _short(s: str, n: int) -> str:
+    """At most n characters, an ellipsis marking a cut; HTML-escaped (plotly renders tags)."""
+    return as_html(s if len(s) <= n else s[:n - 1] + "…")
+
+
+def as_html(s: str) -> str:
+    import html
+    return html.escape(s, quote=False)
 
 
 def model_note(loaded, source: str) -> dict:
