@@ -140,6 +140,11 @@ TABLE: dict[str, Row] = {
                            cases=[C("csv 1 MB", "at most", csv_text=BIG),
                                   C("seed -1", RANGE, seed=-1),
                                   C("steps NaN", NOT_NUMBER, steps=NAN)]),
+    # A real re-run pre-trains and fine-tunes for minutes: the base is refused on purpose.
+    "/lab_rerun": Row(base=dict(steps=5), base_fails=RANGE, cases=[
+        C("path as arm", NOT_CHOICE, arm=PATH), C("unknown arm", NOT_CHOICE, arm="mask-50"),
+        C("seed NaN", NOT_NUMBER, seed=NAN), C("seed -1", RANGE, seed=-1),
+        C("steps 10**9", RANGE, steps=10**9)]),
     "/finetune_inspect": Row(base_fails="Fine-tune first", cases=[
         C("1 MB", "at most|Fine-tune first", text=BIG), C("html", ANY, text=HTML),
         C("empty", "empty|Fine-tune first", text="")]),
