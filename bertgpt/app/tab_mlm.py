@@ -76,6 +76,31 @@ def _counts_md(c, seed, lang="en"):
                kept=c["kept"])
 
 
+def _why(res, tok, lang="en") -> str:
+    """What a short sentence makes a student ask, answered in place: why nothing was
+    picked (each token is picked on its own, so a few tokens are often all passed over),
+    and why everyday words come out in pieces (the bundled vocabulary is the world
+    corpus's, not English at large)."""
+    notes = []
+    c = res["counts"]
+    if c["selected"] == 0 and c["maskable"]:
+        notes.append(say(lang, "mlm.why.none", n=c["maskable"], p=f"{res['prob']:.2f}",
+                         chance=f"{res['p_none']:.0%}"))
+    split, word = [], []
+    for t in res["tokens"][1:-1] + [{"original_token": ""}]:  # the sentinel ends the last word
+        piece = t["original_token"]
+        if piece.startswith("##"):
+            word.append(piece)
+            continue
+        if len(word) > 1 and len(split) < 3:
+            split.append(" ".join(word))
+        word = [piece]
+    if split:
+        notes.append(say(lang, "mlm.why.split", pieces=", ".join(f"`{w}`" for w in split),
+                         vocab=f"{tok.vocab_size:,}"))
+    return "".join("\n\n" + n for n in notes)
+
+
 def _settings(text, seed, prob, mask_rate, random_rate, lang="en"):
     text = check_text(text, "text", MAX_CHARS)
     if seed is None or not 0 <= seed < 2**31:
@@ -107,7 +132,7 @@ def mask(text, seed, prob, mask_rate, random_rate, lang="en"):
                     random_rate=random_rate)
     lang = lang if lang in LANGS else "en"
     fate, model_in, labels = _rows(res["tokens"], lang)
-    return (fate, model_in, labels, _counts_md(res["counts"], seed, lang),
+    return (fate, model_in, labels, _counts_md(res["counts"], seed, lang) + _why(res, tok, lang),
             _rates(tok, seed, prob, mask_rate, random_rate, lang))
 
 
