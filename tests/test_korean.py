@@ -40,6 +40,8 @@ ALLOW = {w.lower() for w in (
     "BERT", "GPT", "GPT-2", "GPT-3", "BERT-Base", "BERT-Large", "mini", *PRESETS, *hub.REAL,
     # the two tokenizer algorithms, the two objectives, NSP's two label names
     "WordPiece", "BPE", "MLM", "NSP", "IsNext", "NotNext",
+    # the two sampling cuts, by the names the Korean UI's own sliders give them
+    "top-k", "top-p",
     # formats, number types, optimizer and paper names, metrics, units
     "UTF-8", "CSV", "NaN", "fp32", "bf16", "Adam", "ZeRO", "MLP", "F1", "GB", "MB",
     # the papers' first authors, in citations
@@ -49,8 +51,12 @@ ALLOW = {w.lower() for w in (
     # the world sentiment task's two label names: data, as a student's own CSV labels are
     "positive", "negative",
 )}
-# Outputs that are code in every language: the prompt GPT was fed (a gr.Code box).
-CODE = {"/gpt_prompting": {1}}
+# Endpoints that write a model's token in bold inside their text: Fill-mask's filled
+# sentence, the token Generate drew.
+BOLD_GUESSES = {"/fill_mask", "/next_token"}
+# Outputs that are code, or the English model's own text, in every language: the prompt
+# GPT was fed (a gr.Code box); the prompt with the drawn token appended.
+CODE = {"/gpt_prompting": {1}, "/next_token": {1}}
 TEXT = "The capital of France is Paris, and people there speak French."
 CSV_ONE_LABEL = "text,label\n" + "\n".join(f"the soup number {i} was hot,positive"
                                            for i in range(8))
@@ -104,7 +110,9 @@ CALLS = {
     "generate": [
         ("/next_token", ("bundled", "The capital of France is", 0.8, 0, 0.9, 0), False),
         ("/generate", ("bundled", "The capital of France is", 0.8, 0, 0.9, 0, 6), False),
-        ("/next_token", ("bundled", "The capital", -1, 0, 0.9, 0), True),
+        # (a temperature below the slider's minimum is Gradio's own refusal, in English,
+        # before any handler runs: only a client that skips the UI can send one)
+        ("/next_token", ("bundled", "The capital " * 300, 0.8, 0, 0.9, 0), True),
         ("/generate", ("own", "The capital", 0.8, 0, 0.9, 0, 6), True)],
     # A class needs a teacher first (tests/test_class_tab.py walks one in Korean): here,
     # a wrong code's refusals. The Lab's re-run (minutes) is in tests/test_tab_lab.py.
@@ -136,7 +144,9 @@ def _figure(fig: dict):
             cats = trace.get("y" if trace.get("orientation") == "h" else "x") or []
             for c in cats:
                 if isinstance(c, str):
-                    yield c, "token" if c.startswith("✓ ") or c.islower() else "text"
+                    # a guess (✓ right, ★ drawn) or a GPT piece (␣ is its leading space)
+                    yield c, "token" if c.startswith(("✓ ", "★ ", "␣")) or c.islower() \
+                        else "text"
 
 
 def shown(value, api: str):
@@ -192,9 +202,10 @@ def english(text: str, kind: str, typed: list[str], pieces: set[str]) -> list[st
     # a piece in quotes, as a figure writes it where code spans do not render: ('##ens')
     text = re.sub(r"'([^'\s]+)'", lambda m: " " if m[1].lstrip("#Ġ␣").lower() in pieces
                   else m[0], text)
-    words_typed = {w.lower() for t in typed for w in re.findall(r"[A-Za-z]+", t)}
+    word_re = r"[A-Za-z][A-Za-z0-9_-]*(?:[A-Za-z0-9])?"  # typed and shown words alike
+    words_typed = {w.lower() for t in typed for w in re.findall(word_re, t)}
     bad = []
-    for word in re.findall(r"[A-Za-z][A-Za-z0-9_-]*(?:[A-Za-z0-9])?", text):
+    for word in re.findall(word_re, text):
         w = word.lower()
         if len(re.sub(r"[^a-z]", "", w)) <= 1 or w in ALLOW or w.rstrip("s") in ALLOW:
             continue   # one letter is a symbol: A/B, k, q·k/√d, 110M, p = 0.9
@@ -231,6 +242,10 @@ def test_every_tab_writes_korean_under_korean(client, tab, pieces):
         if not error and api in CODE:
             out = [o for i, o in enumerate(out) if i not in CODE[api]]
         found = list(shown(out, api)) if not error else [(out, "text")]
+        if api in BOLD_GUESSES:  # the sentence with BERT's guesses in bold: pieces, as chips
+            found = [(re.sub(r"\*\*([^*\s]+)\*\*", lambda m: f"`{m[1]}`"
+                             if m[1].lower().lstrip("#Ġ␣") in pieces else m[0], text), kind)
+                     for text, kind in found]
         if error:  # the refusal itself is Korean, not Gradio's generic "raised an exception"
             assert re.search("[가-힣]", out) and "raised an exception" not in out, (api, out)
         for text, kind in found:
