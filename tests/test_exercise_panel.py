@@ -31,3 +31,19 @@ def test_one_box_per_format():
         assert ep.pick_answer(q, 3, "IsNext", [1]) == {"number": 3, "choice": "IsNext",
                                                       "multi": [1]}[fmt]
     assert [b["visible"] for b in ep.show_boxes(None)] == [False, False, False]
+
+
+def test_mlm_result_names_each_fate_in_the_page_language():
+    """The why lists every picked token and its fate; under Korean the fates are the MLM
+    tab's own chip words (무작위, 유지), not the core's English names."""
+    mlm = {"text": "every morning anna wakes up early and drinks a cup of tea .", "seed": 250,
+           "prob": 0.15, "mask_rate": 0.8, "random_rate": 0.1}
+    g = exercises.grade("mlm", mlm, [])
+    fates = {fate for _, fate in g["why"]["args"]["fates"]}
+    assert fates and fates <= {"[MASK]", "random", "kept"}
+    ko, en = ep.result_md(g, "ko"), ep.result_md(g, "en")
+    for token, fate in g["why"]["args"]["fates"]:
+        assert f"{token} →" in ko and f"{token} →" in en
+    assert "random" not in ko and "kept" not in ko
+    if "random" in fates:
+        assert "→ 무작위" in ko and "→ random" in en

@@ -27,6 +27,9 @@ def question_md(q: dict, lang: str) -> str:
             + say(lang, f"exercise.{p['id']}", **p["args"]))
 
 
+_FATE = {"[MASK]": "mask", "random": "random", "kept": "kept"}  # mask_text's fate names
+
+
 def result_md(g: dict, lang: str) -> str:
     """✓ or ✗, what was answered and what is right, and the one-paragraph why."""
     mark = say(lang, "exercise.right" if g["correct"] else "exercise.wrong")
@@ -35,7 +38,11 @@ def result_md(g: dict, lang: str) -> str:
                right=exercises.answer_label(g["right_answer"]))
     if g["format"] == "multi" and not g["correct"]:
         head += " " + say(lang, "exercise.close", hits=g["hits"], n=len(g["right_answer"]))
-    why = say(lang, f"exercise.{g['why']['id']}", **g["why"]["args"])
+    args = dict(g["why"]["args"])
+    if isinstance(args.get("fates"), list):  # MLM: each picked token and what became of it
+        args["fates"] = ", ".join(f"{token} {say(lang, 'mlm.chip.to_' + _FATE[fate])}"
+                                  for token, fate in args["fates"])
+    why = say(lang, f"exercise.{g['why']['id']}", **args)
     return f"{head}\n\n{why}"
 
 

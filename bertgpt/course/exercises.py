@@ -104,8 +104,8 @@ def _mlm(s: dict, variant: int) -> dict:
     specials = set(tok.special_ids)
     body = [t for t in res["tokens"] if t["original_id"] not in specials]
     picked = [t["position"] for t in res["tokens"] if t["label"] is not None]
-    fates = ", ".join(f"{t['original_token']} → {t['fate']}" for t in res["tokens"]
-                      if t["label"] is not None)
+    # (token, fate) pairs, not a sentence: the app names the fates in the page's language
+    fates = [[t["original_token"], t["fate"]] for t in res["tokens"] if t["label"] is not None]
     return {"format": "multi",
             "choices": [(f"{t['position']}: {t['original_token']}", t["position"]) for t in body],
             "prompt": {"id": "mlm.prompt",
