@@ -61,9 +61,15 @@ BROKEN_WORDS_JS = """() => {
 }"""
 
 
+# The lesson tabs, then the Class tab (class_tab.py) that the app puts after them.
+ALL_TABS = [*TABS, "class"]
+
+
 def _labels(lang: str) -> dict[str, str]:
-    return {tab: importlib.import_module(f"bertgpt.app.tab_{tab}").LABEL.read(lang)
-            for tab in TABS}
+    found = {tab: importlib.import_module(f"bertgpt.app.tab_{tab}").LABEL.read(lang)
+             for tab in TABS}
+    found["class"] = i18n.table(lang)["class.title"]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +107,7 @@ def test_phone_has_every_tab_on_the_first_screen_and_tables_keep_words(browser, 
     SHOTS.mkdir(exist_ok=True)
     _open(page, url, f"?tab=intro&lang={lang}", labels["intro"])
     buttons = page.evaluate(TAB_BUTTONS_JS)
-    assert [b["text"] for b in buttons] == [labels[t] for t in TABS]  # none in a menu
+    assert [b["text"] for b in buttons] == [labels[t] for t in ALL_TABS]  # none in a menu
     assert page.locator(".overflow-menu:not(.hide) button[aria-label='More tabs']").count() == 0
     for b in buttons:   # all of them on the first screen, inside the page's width
         assert b["shown"] and not b["in_menu"], b
@@ -113,7 +119,7 @@ def test_phone_has_every_tab_on_the_first_screen_and_tables_keep_words(browser, 
     assert switch["y"] >= title["y"] + title["height"] - 1
     assert title["width"] > PHONE["width"] * 0.7
     checked = 0
-    for tab in TABS:
+    for tab in ALL_TABS:
         page.get_by_role("tab", name=labels[tab], exact=True).click()
         page.wait_for_timeout(700)
         found = page.evaluate(BROKEN_WORDS_JS)
@@ -134,12 +140,12 @@ def test_laptop_shows_every_tab_title_without_a_more_menu(browser, url, lang):
     page = _page(browser, LAPTOP)
     _open(page, url, f"?tab=intro&lang={lang}", labels["intro"])
     buttons = page.evaluate(TAB_BUTTONS_JS)
-    assert [b["text"] for b in buttons] == [labels[t] for t in TABS]
+    assert [b["text"] for b in buttons] == [labels[t] for t in ALL_TABS]
     assert all(b["shown"] and not b["in_menu"] and b["bottom"] < LAPTOP["height"]
                for b in buttons), buttons
     assert len({round(b["top"]) for b in buttons}) <= 2   # one or two rows
     if lang == "en":
-        for tab in TABS:
+        for tab in ALL_TABS:
             page.get_by_role("tab", name=labels[tab], exact=True).click()
             page.wait_for_timeout(700)
             page.screenshot(path=str(SHOTS / f"laptop-{tab}-en.png"), full_page=True)

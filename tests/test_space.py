@@ -131,7 +131,8 @@ def test_the_mcp_server_offers_the_explanatory_tools_only(space):
     assert names == {prefix + t for t in TOOLS}, names
     tokenize = next(t for t in schema if t["name"] == prefix + "tokenize")
     assert "WordPiece" in tokenize["description"]
-    assert set(tokenize["inputSchema"]["properties"]) == {"text", "vocab_size", "word"}
+    # lang: the tool answers in English or Korean, as the page does (default English)
+    assert set(tokenize["inputSchema"]["properties"]) == {"text", "vocab_size", "word", "lang"}
 
 
 def test_an_mcp_call_returns_the_endpoints_trace(space):

@@ -40,7 +40,7 @@ def result_md(g: dict, lang: str) -> str:
         head += " " + say(lang, "exercise.close", hits=g["hits"], n=len(g["right_answer"]))
     args = dict(g["why"]["args"])
     if isinstance(args.get("fates"), list):  # MLM: each picked token and what became of it
-        args["fates"] = ", ".join(f"{token} {say(lang, 'mlm.chip.to_' + _FATE[fate])}"
+        args["fates"] = ", ".join(f"{token} {say(lang, f'mlm.chip.to_{_FATE[fate]}')}"
                                   for token, fate in args["fates"])
     why = say(lang, f"exercise.{g['why']['id']}", **args)
     return f"{head}\n\n{why}"
