@@ -93,3 +93,23 @@ def test_gpt_prompting_scores_each_k_and_shows_the_prompt(client):
     assert fig["data"][0]["y"][-1] == pytest.approx(core["accuracy"], abs=0.05)
     assert prompt == few_shot_prompt(2, "France", seed=0)
     assert "**k = 2**" in md and ("| ✓ |" in md or "| ✗ |" in md)
+
+
+def test_the_tab_opens_on_settings_where_pre_training_visibly_wins():
+    """Issue #22: the defaults gave 1.000 against 1.000 (sentiment, 64). Whatever the
+    defaults now are, pressing the button with them shows the pre-trained BERT ahead of
+    random init by a wide margin on the task's main metric."""
+    from bertgpt.app import build_app
+    from bertgpt.app.tab_finetune import finetune_both
+    links = build_app().links["finetune"]
+    task, n, steps, seed = (links[k].value for k in ("task", "examples", "steps", "seed"))
+    assert task != "classify" or n not in ("256", "all")
+    last = None
+    for last in finetune_both(task, "bundled", "", n, steps, links["freeze"].value, seed,
+                              None, "en"):
+        pass
+    lines = str(last[0]).splitlines()
+    score = {init: float(re.search(r"\*\*([0-9.]+)\*\*", next(
+        line for line in lines if line.startswith(f"- **{init}**"))).group(1))
+        for init in ("pre-trained", "scratch")}
+    assert score["pre-trained"] > score["scratch"] + 0.3, score

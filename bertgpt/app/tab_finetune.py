@@ -77,6 +77,7 @@ INSPECT = {"classify": ("The noodles were cold and greasy, but the waiter was fr
            "qa": ("Maya is a pilot who lives in Lima, the capital of Peru. At noon, she eats "
                   "curry with a friend.", "Where does Maya live?"),
            "ner": ("Kenji takes a train to Cairo, the capital of Egypt, to see a camel.", "")}
+DEFAULT_TASK = "ner"
 MAX_CSV_CHARS = 100_000
 TICK = 0.3  # seconds between streamed chart updates
 GPT_N = 30  # held-out examples GPT answers per k (capital: every country)
@@ -369,14 +370,16 @@ def build(ctx) -> dict:
     gr.Markdown(t("finetune.intro.md"))
     gr.Markdown(t("finetune.bert_heading.md"))
     with gr.Row():
-        task = gr.Radio(TASKS, value="classify", label=t("finetune.task"))
+        # NER by default: at 64 examples pre-training wins plainly (README's sweep: entity
+        # F1 0.92 against 0.00 from scratch), where sentiment gives 1.000 against 1.000
+        task = gr.Radio(TASKS, value=DEFAULT_TASK, label=t("finetune.task"))
         source = gr.Radio(SOURCES, value="bundled", label=t("finetune.source"))
     csv_box = gr.Textbox(CSV_EXAMPLE, lines=6, max_lines=14, visible=False,
                          label=t("finetune.csv_box"))
     sizes = [(t("finetune.examples.all") if n == "all" else n, n) for n in EXAMPLES]
     with gr.Row():
         examples = gr.Radio(sizes, value="64", label=t("finetune.examples"))
-        steps = gr.Slider(10, 300, value=ft.TASK_DEFAULTS["classify"]["steps"], step=10,
+        steps = gr.Slider(10, 300, value=ft.TASK_DEFAULTS[DEFAULT_TASK]["steps"], step=10,
                           label=t("finetune.steps"))
         freeze = gr.Checkbox(False, label=t("finetune.freeze"))
         seed = gr.Number(0, precision=0, minimum=0, maximum=2**31 - 1,
@@ -392,13 +395,13 @@ def build(ctx) -> dict:
     sweep_plot = gr.Plot(label=t("finetune.sweep_plot"), show_label=False, visible=False)
     gr.Markdown(t("finetune.sees_heading.md"))
     with gr.Row():
-        text = gr.Textbox(INSPECT["classify"][0], label=t("finetune.text"), scale=3)
+        text = gr.Textbox(INSPECT[DEFAULT_TASK][0], label=t("finetune.text"), scale=3)
         question = gr.Textbox(INSPECT["qa"][1], label=t("finetune.question"), visible=False)
     look = gr.Button(t("finetune.look"))
-    probs = gr.Label(label=t("finetune.probs"), visible=True)
+    probs = gr.Label(label=t("finetune.probs"), visible=DEFAULT_TASK == "classify")
     spans = gr.Plot(label=t("finetune.spans"), show_label=False, visible=False)
     tags = gr.HighlightedText(label=t("finetune.tags"),
-                              visible=False, color_map={
+                              visible=DEFAULT_TASK == "ner", color_map={
                                   "PERSON": PALETTE["sky"], "CITY": PALETTE["orange"],
                                   "COUNTRY": PALETTE["green"], "ANIMAL": PALETTE["yellow"],
                                   "FOOD": PALETTE["purple"], "JOB": PALETTE["grey"]})
