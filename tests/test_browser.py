@@ -7,24 +7,16 @@ cannot download a browser here). Skipped, with the reason, when either is missin
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from browserhelp import CHROMIUM, FLAGS, SHOTS, sync_api  # noqa: E402,F401
 
 from bertgpt.io.assets import bundled, world_tokenizer  # noqa: E402
 from bertgpt.text.mlm import mask_text  # noqa: E402
 from apphelp import running_app  # noqa: E402
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 HAVE_MODELS = bundled("bert") is not None and bundled("gpt") is not None
 # What a student must see on each of this part's tabs after pressing its main button.
 EXPECT = {

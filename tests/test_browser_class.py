@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from browserhelp import CHROMIUM, FLAGS, SHOTS, sync_api  # noqa: E402,F401
 
 from apphelp import free_port, running_app  # noqa: E402
 from bertgpt import settings  # noqa: E402
@@ -26,9 +21,6 @@ from bertgpt.app import class_tab, i18n, tab_mlm  # noqa: E402
 from bertgpt.course import exercises  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 KO = i18n.table("ko")
 
 

@@ -5,15 +5,10 @@ ones. Screenshots: screenshots/ko-<tab>.png (gitignored), for a person to look a
 Same setup as tests/test_browser_i18n.py: pip `playwright` + Debian's /usr/bin/chromium."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from browserhelp import CHROMIUM, FLAGS, SHOTS, sync_api  # noqa: E402,F401
 
 from apphelp import running_app  # noqa: E402
 from bertgpt.app import i18n  # noqa: E402
@@ -21,9 +16,6 @@ from bertgpt.io.assets import bundled  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     bundled("bert") is None or bundled("gpt") is None, reason="bundled minis missing")]
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 PANEL_JS = "[...document.querySelectorAll('[role=tabpanel]')].find(e => e.offsetParent)"
 
 # tab -> (Korean that a handler wrote, the English it replaces)

@@ -4,24 +4,16 @@ Screenshots go to screenshots/lab-en.png and screenshots/lab-ko.png (gitignored)
 person to look at. Same setup as tests/test_browser_i18n.py."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from browserhelp import CHROMIUM, FLAGS, SHOTS, sync_api  # noqa: E402,F401
 
 from apphelp import running_app  # noqa: E402
 from bertgpt.app import i18n, tab_lab  # noqa: E402
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(tab_lab.shipped() is None, reason="no shipped Lab table")]
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 PANEL_JS = "[...document.querySelectorAll('[role=tabpanel]')].find(e => e.offsetParent)"
 
 

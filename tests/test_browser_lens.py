@@ -6,15 +6,10 @@ the lens for the prompt it drew after. Screenshots go to screenshots/lens-<tab>-
 Same setup as tests/test_browser.py: pip `playwright` + Debian's /usr/bin/chromium."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from browserhelp import CHROMIUM, FLAGS, SHOTS, sync_api  # noqa: E402,F401
 
 from apphelp import running_app  # noqa: E402
 from bertgpt.app import i18n  # noqa: E402
@@ -23,9 +18,6 @@ from bertgpt.io.assets import bundled  # noqa: E402
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(bundled("gpt") is None or bundled("bert") is None,
                                  reason="the bundled models are missing (assets/models)")]
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 # Plotly writes figure titles and panel titles as SVG text (classes gtitle and
 # annotation-text), which innerText does not see.
 TITLES_JS = ("[...document.querySelectorAll('.gtitle, .annotation-text')]"

@@ -9,23 +9,15 @@ Same setup as tests/test_browser.py: pip `playwright` + Debian's /usr/bin/chromi
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from browserhelp import CHROMIUM, FLAGS, SHOTS, sync_api  # noqa: E402,F401
 
 from apphelp import running_app  # noqa: E402
 from bertgpt.app import TABS, i18n  # noqa: E402
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 768}
 
 # Where each tab button is, and whether it sits inside Gradio's overflow ("…") menu.
